@@ -1,0 +1,130 @@
+"""Soft Actor-Critic, v2 with automatic temperature (Haarnoja et al. 2018, "Soft Actor-Critic
+Algorithms and Applications").
+
+One update: critic step on the soft Bellman target (Eq. 5-7), actor step on
+E[alpha log pi(a|s) - min_i Q_i(s, a)] (Eq. 10, reparameterised), temperature step on
+E[-alpha (log pi(a|s) + target_entropy)] (Eq. 18, optimised over log alpha), then Polyak
+averaging of the target critics. The actor and temperature use the critic just updated.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from ofe_jax.agents import common
+from ofe_jax.agents.common import AgentState, Transition
+from ofe_jax.networks import EnsembleCritic, TanhGaussianActor, tanh_gaussian_mode, tanh_gaussian_sample
+
+
+def soft_q_target(reward: jax.Array, discount: jax.Array, next_q: jax.Array,
+                  next_log_prob: jax.Array, alpha: jax.Array) -> jax.Array:
+    """y = r + discount * (min_i Q'_i(s', a') - alpha * log pi(a'|s')), a' ~ pi(.|s').
+
+    reward, discount, next_log_prob: [B]; next_q: [C, B]. Returns [B].
+    """
+    return reward + discount * (jnp.min(next_q, axis=0) - alpha * next_log_prob)
+
+
+def actor_loss(log_prob: jax.Array, q: jax.Array, alpha: jax.Array) -> jax.Array:
+    """mean(alpha * log pi(a|s) - min_i Q_i(s, a)); log_prob [B], q [C, B]."""
+    return jnp.mean(alpha * log_prob - jnp.min(q, axis=0))
+
+
+def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array,
+                     target_entropy: float) -> jax.Array:
+    """Eq. 18: mean(-alpha * (log pi(a|s) + target_entropy)), gradient w.r.t. log alpha only."""
+    return -jnp.exp(log_alpha) * jnp.mean(jax.lax.stop_gradient(log_prob) + target_entropy)
+
+
+def make(config: ml_collections.ConfigDict, observation_size: int,
+         action_size: int) -> common.Agent:
+    net = config.network
+    actor = TanhGaussianActor(action_size, net.kind, net.units, net.layers, net.activation,
+                              net.layer_norm, config.log_std_min, config.log_std_max)
+    critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
+                            config.num_critics)
+    encoder = common.Encoder(common.make_ofenet(config, observation_size))
+    actor_tx = optax.adam(config.actor_learning_rate)
+    critic_tx = optax.adam(config.critic_learning_rate)
+    alpha_tx = optax.adam(config.alpha_learning_rate)
+    target_entropy = config.target_entropy_scale * action_size
+    tau = config.tau
+
+    def init_rl(key: jax.Array, state: AgentState) -> AgentState:
+        actor_key, critic_key = jax.random.split(key)
+        obs = jnp.zeros((1, observation_size))
+        action = jnp.zeros((1, action_size))
+        actor_params = actor.init(actor_key, encoder.obs(state, obs))["params"]
+        critic_params = critic.init(critic_key, encoder.obs_action(state, obs, action))["params"]
+        log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
+        return state.replace(
+            actor_params=actor_params, critic_params=critic_params,
+            target_critic_params=critic_params,
+            actor_opt_state=actor_tx.init(actor_params),
+            critic_opt_state=critic_tx.init(critic_params),
+            log_alpha=log_alpha, alpha_opt_state=alpha_tx.init(log_alpha))
+
+    def policy_sample(state, params, obs, key):
+        mean, log_std = actor.apply({"params": params}, encoder.obs(state, obs))
+        return tanh_gaussian_sample(mean, log_std, key)
+
+    def rl_update(state: AgentState, batch: Transition) -> tuple[AgentState, common.Metrics]:
+        key, next_action_key, action_key = jax.random.split(state.key, 3)
+        alpha = jnp.exp(state.log_alpha)
+
+        # Critic: soft Bellman regression on the target critics.
+        next_action, next_log_prob = policy_sample(state, state.actor_params, batch.next_obs,
+                                                   next_action_key)
+        next_q = critic.apply({"params": state.target_critic_params},
+                              encoder.obs_action(state, batch.next_obs, next_action))  # [C, B]
+        target = jax.lax.stop_gradient(
+            soft_q_target(batch.reward, batch.discount, next_q, next_log_prob, alpha))
+        obs_action = encoder.obs_action(state, batch.obs, batch.action)
+
+        def critic_loss_fn(params):
+            q = critic.apply({"params": params}, obs_action)  # [C, B]
+            return common.critic_loss(q, target), q
+
+        (q_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
+            state.critic_params)
+        critic_params, critic_opt_state = common.apply_gradients(
+            critic_tx, state.critic_params, state.critic_opt_state, critic_grads)
+
+        # Actor: reparameterised, through phi_oa w.r.t. the action when OFENet is on.
+        def actor_loss_fn(params):
+            action, log_prob = policy_sample(state, params, batch.obs, action_key)
+            q_pi = critic.apply({"params": critic_params},
+                                encoder.obs_action(state, batch.obs, action))
+            return actor_loss(log_prob, q_pi, alpha), log_prob
+
+        (pi_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+            state.actor_params)
+        actor_params, actor_opt_state = common.apply_gradients(
+            actor_tx, state.actor_params, state.actor_opt_state, actor_grads)
+
+        # Temperature.
+        alpha_loss, alpha_grad = jax.value_and_grad(temperature_loss)(
+            state.log_alpha, log_prob, target_entropy)
+        log_alpha, alpha_opt_state = common.apply_gradients(
+            alpha_tx, state.log_alpha, state.alpha_opt_state, alpha_grad)
+
+        state = state.replace(
+            actor_params=actor_params, critic_params=critic_params,
+            target_critic_params=common.polyak(state.target_critic_params, critic_params,
+                                               tau),
+            actor_opt_state=actor_opt_state, critic_opt_state=critic_opt_state,
+            log_alpha=log_alpha, alpha_opt_state=alpha_opt_state, key=key)
+        metrics = {"critic_loss": q_loss, "actor_loss": pi_loss, "alpha_loss": alpha_loss,
+                   "alpha": alpha, "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q)}
+        return state, metrics
+
+    def act(state: AgentState, obs: jax.Array, key: jax.Array,
+            deterministic: bool = False) -> jax.Array:
+        if deterministic:
+            mean, _ = actor.apply({"params": state.actor_params}, encoder.obs(state, obs))
+            return tanh_gaussian_mode(mean)
+        return policy_sample(state, state.actor_params, obs, key)[0]
+
+    return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
+                           act)

@@ -1,0 +1,120 @@
+"""Twin Delayed DDPG (Fujimoto et al. 2018).
+
+One update: critic step on the clipped double-Q target with target policy smoothing
+(Eq. 15 and Alg. 1: a' = clip(mu'(s') + clip(N(0, sigma~), -c, c), -1, 1),
+y = r + discount * min_i Q'_i(s', a')); then, every `policy_delay` updates (on update counts
+0, d, 2d, ...), the deterministic policy gradient step on -Q_1(s, mu(s)) and Polyak averaging of
+the target actor and critics. On the other updates the reported actor_loss is 0.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from ofe_jax.agents import common
+from ofe_jax.agents.common import AgentState, Transition
+from ofe_jax.networks import DeterministicActor, EnsembleCritic
+
+
+def smoothed_target_action(target_action: jax.Array, noise: jax.Array, noise_scale: float,
+                           noise_clip: float) -> jax.Array:
+    """clip(mu'(s') + clip(noise_scale * noise, -noise_clip, noise_clip), -1, 1); noise ~ N(0, 1)."""
+    return jnp.clip(target_action + jnp.clip(noise_scale * noise, -noise_clip, noise_clip),
+                    -1.0, 1.0)
+
+
+def clipped_double_q_target(reward: jax.Array, discount: jax.Array,
+                            next_q: jax.Array) -> jax.Array:
+    """y = r + discount * min_i Q'_i(s', a'); reward, discount [B], next_q [C, B]."""
+    return reward + discount * jnp.min(next_q, axis=0)
+
+
+def actor_loss(q: jax.Array) -> jax.Array:
+    """-mean Q_1(s, mu(s)) (TD3 uses the first critic only); q [C, B]."""
+    return -jnp.mean(q[0])
+
+
+def make(config: ml_collections.ConfigDict, observation_size: int,
+         action_size: int) -> common.Agent:
+    net = config.network
+    actor = DeterministicActor(action_size, net.kind, net.units, net.layers, net.activation,
+                               net.layer_norm)
+    critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
+                            config.num_critics)
+    encoder = common.Encoder(common.make_ofenet(config, observation_size))
+    actor_tx = optax.adam(config.actor_learning_rate)
+    critic_tx = optax.adam(config.critic_learning_rate)
+
+    def init_rl(key: jax.Array, state: AgentState) -> AgentState:
+        actor_key, critic_key = jax.random.split(key)
+        obs = jnp.zeros((1, observation_size))
+        action = jnp.zeros((1, action_size))
+        actor_params = actor.init(actor_key, encoder.obs(state, obs))["params"]
+        critic_params = critic.init(critic_key, encoder.obs_action(state, obs, action))["params"]
+        return state.replace(
+            actor_params=actor_params, critic_params=critic_params,
+            target_actor_params=actor_params, target_critic_params=critic_params,
+            actor_opt_state=actor_tx.init(actor_params),
+            critic_opt_state=critic_tx.init(critic_params))
+
+    def policy(state, params, obs):
+        return actor.apply({"params": params}, encoder.obs(state, obs))
+
+    def delayed_update(state: AgentState, batch: Transition) -> tuple[AgentState, jax.Array]:
+        def actor_loss_fn(params):
+            action = policy(state, params, batch.obs)
+            return actor_loss(critic.apply({"params": state.critic_params},
+                                           encoder.obs_action(state, batch.obs, action)))
+
+        pi_loss, grads = jax.value_and_grad(actor_loss_fn)(state.actor_params)
+        actor_params, actor_opt_state = common.apply_gradients(
+            actor_tx, state.actor_params, state.actor_opt_state, grads)
+        state = state.replace(
+            actor_params=actor_params, actor_opt_state=actor_opt_state,
+            target_actor_params=common.polyak(state.target_actor_params, actor_params,
+                                              config.tau),
+            target_critic_params=common.polyak(state.target_critic_params,
+                                               state.critic_params, config.tau))
+        return state, pi_loss
+
+    def rl_update(state: AgentState, batch: Transition) -> tuple[AgentState, common.Metrics]:
+        key, noise_key = jax.random.split(state.key)
+
+        # Critic: clipped double-Q with target policy smoothing.
+        noise = jax.random.normal(noise_key, batch.action.shape)
+        next_action = smoothed_target_action(
+            policy(state, state.target_actor_params, batch.next_obs), noise,
+            config.target_noise, config.target_noise_clip)
+        next_q = critic.apply({"params": state.target_critic_params},
+                              encoder.obs_action(state, batch.next_obs, next_action))
+        target = jax.lax.stop_gradient(
+            clipped_double_q_target(batch.reward, batch.discount, next_q))
+        obs_action = encoder.obs_action(state, batch.obs, batch.action)
+
+        def critic_loss_fn(params):
+            q = critic.apply({"params": params}, obs_action)  # [C, B]
+            return common.critic_loss(q, target), q
+
+        (q_loss, q), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic_params)
+        critic_params, critic_opt_state = common.apply_gradients(
+            critic_tx, state.critic_params, state.critic_opt_state, grads)
+        state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state,
+                              key=key)
+
+        # Delayed actor and target update; the work happens inside the branch.
+        state, pi_loss = jax.lax.cond(
+            state.step % config.policy_delay == 0, delayed_update,
+            lambda s, b: (s, jnp.zeros((), jnp.float32)), state, batch)
+        return state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q_mean": jnp.mean(q)}
+
+    def act(state: AgentState, obs: jax.Array, key: jax.Array,
+            deterministic: bool = False) -> jax.Array:
+        action = policy(state, state.actor_params, obs)
+        if deterministic:
+            return action
+        noise = config.exploration_noise * jax.random.normal(key, action.shape)
+        return jnp.clip(action + noise, -1.0, 1.0)
+
+    return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
+                           act)

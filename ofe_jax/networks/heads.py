@@ -1,0 +1,109 @@
+"""Actor and critic heads on top of a torso (`MLP` or `DenseMLP`).
+
+Actions live in [-1, 1]^A; the caller rescales to the environment's bounds.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ofe_jax.networks.mlp import make_torso
+
+
+class TanhGaussianActor(nn.Module):
+    """SAC policy: returns (mean, log_std) of the pre-tanh Gaussian, log_std clipped."""
+
+    action_size: int
+    kind: str
+    units: int
+    layers: int
+    activation: str = "relu"
+    layer_norm: bool = False
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
+        mean = nn.Dense(self.action_size)(h)
+        log_std = jnp.clip(nn.Dense(self.action_size)(h), self.log_std_min, self.log_std_max)
+        return mean, log_std  # [..., A] each
+
+
+class DeterministicActor(nn.Module):
+    """TD3 policy: tanh(Dense(torso(x))) in [-1, 1]."""
+
+    action_size: int
+    kind: str
+    units: int
+    layers: int
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
+        return jnp.tanh(nn.Dense(self.action_size)(h))  # [..., A]
+
+
+class _QNetwork(nn.Module):
+    kind: str
+    units: int
+    layers: int
+    activation: str
+    layer_norm: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
+        return nn.Dense(1)(h)[..., 0]
+
+
+class EnsembleCritic(nn.Module):
+    """`num_critics` independent Q networks over one input (an ensemble axis, not copies).
+
+    Input: [..., F] state-action features (concat(obs, action) or OFENet's phi_oa).
+    Output: [num_critics, ...].
+    """
+
+    kind: str
+    units: int
+    layers: int
+    activation: str = "relu"
+    layer_norm: bool = False
+    num_critics: int = 2
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            _QNetwork,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
+
+
+_LOG_2 = 0.6931471805599453
+
+
+def tanh_gaussian_sample(mean: jax.Array, log_std: jax.Array,
+                         key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Reparameterised a = tanh(mean + std * eps) and its log-density.
+
+    log pi(a|s) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2)]  (Haarnoja et al. 2018,
+    Appendix C, Eq. 21), with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) for stability.
+    Returns action [..., A] and log_prob [...].
+    """
+    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    u = mean + jnp.exp(log_std) * eps
+    gaussian = -0.5 * eps**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    log_det = 2.0 * (_LOG_2 - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u), jnp.sum(gaussian - log_det, axis=-1)
+
+
+def tanh_gaussian_mode(mean: jax.Array) -> jax.Array:
+    """The deterministic (evaluation) action tanh(mean)."""
+    return jnp.tanh(mean)

@@ -1,0 +1,81 @@
+"""Plain and DenseNet-connected MLP torsos.
+
+`DenseMLP` is the actor/critic body of Ota, Jha & Kanezaki (2021, "OJK21"): every hidden layer's
+output is concatenated to that layer's input, so layer i sees the raw input and all earlier
+features, and the torso's output has `in_dim + layers * units` features.
+"""
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": nn.relu,
+    "swish": nn.swish,
+    "silu": nn.silu,
+    "tanh": jnp.tanh,
+    "elu": nn.elu,
+    "gelu": nn.gelu,
+    "leaky_relu": nn.leaky_relu,
+}
+
+TORSO_KINDS = ("mlp", "dense")
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+class MLP(nn.Module):
+    """`layers` x Dense(units) -> [LayerNorm] -> activation. Output: [..., units]."""
+
+    units: int
+    layers: int
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = activation_fn(self.activation)
+        for _ in range(self.layers):
+            x = nn.Dense(self.units)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
+        return x
+
+
+class DenseMLP(nn.Module):
+    """DenseNet-connected MLP (OJK21): x <- concat(x, act(Dense(units)(x))) per layer.
+
+    Output: [..., in_dim + layers * units].
+    """
+
+    units: int
+    layers: int
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = activation_fn(self.activation)
+        for _ in range(self.layers):
+            h = nn.Dense(self.units)(x)
+            if self.layer_norm:
+                h = nn.LayerNorm()(h)
+            x = jnp.concatenate([x, act(h)], axis=-1)
+        return x
+
+
+def make_torso(kind: str, units: int, layers: int, activation: str = "relu",
+               layer_norm: bool = False) -> nn.Module:
+    """Builds the torso named by `kind` ("mlp" | "dense")."""
+    if kind == "mlp":
+        return MLP(units, layers, activation, layer_norm)
+    if kind == "dense":
+        return DenseMLP(units, layers, activation, layer_norm)
+    raise ValueError(f"network.kind must be one of {list(TORSO_KINDS)}, got {kind!r}")
