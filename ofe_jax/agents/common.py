@@ -91,6 +91,11 @@ def polyak(target: Params, online: Params, tau: float) -> Params:
     return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)
 
 
+def copy_tree(tree: Params) -> Params:
+    """A copy with fresh buffers (targets must not alias the online params: donation)."""
+    return jax.tree.map(jnp.array, tree)
+
+
 def critic_loss(q: jax.Array, target: jax.Array) -> jax.Array:
     """sum over the ensemble of the mean squared TD error. q: [C, B], target: [B]."""
     return jnp.sum(jnp.mean(jnp.square(q - target[None]), axis=-1))

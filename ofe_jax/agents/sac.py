@@ -60,7 +60,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
         return state.replace(
             actor_params=actor_params, critic_params=critic_params,
-            target_critic_params=critic_params,
+            target_critic_params=common.copy_tree(critic_params),
             actor_opt_state=actor_tx.init(actor_params),
             critic_opt_state=critic_tx.init(critic_params),
             log_alpha=log_alpha, alpha_opt_state=alpha_tx.init(log_alpha))

@@ -54,7 +54,8 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         critic_params = critic.init(critic_key, encoder.obs_action(state, obs, action))["params"]
         return state.replace(
             actor_params=actor_params, critic_params=critic_params,
-            target_actor_params=actor_params, target_critic_params=critic_params,
+            target_actor_params=common.copy_tree(actor_params),
+            target_critic_params=common.copy_tree(critic_params),
             actor_opt_state=actor_tx.init(actor_params),
             critic_opt_state=critic_tx.init(critic_params))
 

@@ -1,0 +1,31 @@
+"""Small random batches shared by the agent tests."""
+
+import jax
+import jax.numpy as jnp
+
+from ofe_jax import agents
+
+
+def random_batch(key, batch_size: int, observation_size: int, action_size: int,
+                 leading: tuple[int, ...] = ()) -> agents.Transition:
+    obs_key, action_key, reward_key, next_key, done_key = jax.random.split(key, 5)
+    shape = (*leading, batch_size)
+    terminated = jax.random.bernoulli(done_key, 0.1, shape)
+    return agents.make_transition(
+        obs=jax.random.normal(obs_key, (*shape, observation_size)),
+        action=jax.random.uniform(action_key, (*shape, action_size), minval=-1, maxval=1),
+        reward=jax.random.normal(reward_key, shape),
+        terminated=terminated,
+        next_obs=jax.random.normal(next_key, (*shape, observation_size)),
+        gamma=0.99)
+
+
+def tiny_config(name: str, ofenet: bool = False, kind: str = "mlp"):
+    config = agents.default_config(name)
+    config.network.kind = kind
+    config.network.units = 16
+    config.network.layers = 2
+    config.ofenet.enabled = ofenet
+    config.ofenet.total_units = 8
+    config.ofenet.layers = 2
+    return config
