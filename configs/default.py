@@ -1,0 +1,36 @@
+"""Default training config: SAC, MLP 256x2, Hopper-v5, the papers' schedule. Every field is
+commented; variants import this file and override a few fields."""
+
+import ml_collections
+
+from ofe_jax import agents
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0  # First seed; a run of `seeds` seeds trains seeds seed, seed+1, ..., vmapped.
+    c.seeds = 1  # Number of seeds trained at once in one compiled program (vmap).
+    c.total_steps = 1_000_000  # Env steps per seed (all envs together), rounded up to whole chunks.
+
+    c.env = ml_collections.ConfigDict()
+    c.env.name = "Hopper-v5"  # Gymnasium v5 task id (see ofe_jax.envs.NAMES).
+    c.env.num_envs = 1  # Parallel envs per seed (Ape-X-style actors); 1 = the papers' setting.
+    c.env.backend = "auto"  # "auto" (mjx on GPU/TPU, C MuJoCo on CPU) | "mjx" | "mujoco".
+    c.env.episode_length = 1000  # Time limit in steps (truncation, not termination): v5's 1000.
+
+    c.agent = agents.default_config("sac")  # See ofe_jax/agents/config.py for every field.
+
+    c.replay = ml_collections.ConfigDict()
+    c.replay.capacity = 1_000_000  # Transitions per seed (SAC/TD3 papers: 1M).
+    c.replay.obs_dtype = "float32"  # Storage of obs/next_obs: "float32" | "bfloat16" | "float16".
+
+    c.random_steps = 10_000  # Uniform-random actions first (OFENet paper: 10k; SAC 1k-10k).
+    c.ofenet_pretrain_steps = 10_000  # OFENet-only updates after the random phase (OFENet paper).
+    c.updates_per_step = 1.0  # Gradient updates per env step: num_envs * this per iteration.
+
+    c.eval_every = 5_000  # Env steps between deterministic evaluations (OFENet paper: 5k).
+    c.eval_episodes = 10  # Episodes per evaluation, run as parallel eval envs.
+    c.log_every = 5_000  # Env steps per compiled chunk; metrics are logged once per chunk.
+    c.checkpoint_every = 100_000  # Env steps between checkpoints (and one at the end).
+    c.keep_checkpoints = 3  # How many recent checkpoints to keep.
+    return c

@@ -1,0 +1,50 @@
+"""Validation of a training config: every bad value -> one ValueError naming the field, the
+value and what is allowed. The agent part is checked by `agents.validate`."""
+
+import ml_collections
+
+from ofe_jax import agents, envs
+
+OBS_DTYPES = ("float32", "bfloat16", "float16")
+BACKENDS = ("auto", "mjx", "mujoco", "warp")
+
+
+def _positive_int(field: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{field} must be an int >= {minimum}, got {value!r}")
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+    if c.env.name not in envs.NAMES:
+        raise ValueError(f"env.name: unknown environment {c.env.name!r}; choose one of "
+                         f"{list(envs.NAMES)}")
+    if c.env.backend not in BACKENDS:
+        raise ValueError(f"env.backend must be one of {list(BACKENDS)}, got {c.env.backend!r}")
+    _positive_int("seeds", c.seeds)
+    _positive_int("seed", c.seed, minimum=0)
+    _positive_int("total_steps", c.total_steps)
+    _positive_int("env.num_envs", c.env.num_envs)
+    _positive_int("env.episode_length", c.env.episode_length)
+    _positive_int("replay.capacity", c.replay.capacity)
+    _positive_int("random_steps", c.random_steps, minimum=0)
+    _positive_int("ofenet_pretrain_steps", c.ofenet_pretrain_steps, minimum=0)
+    _positive_int("eval_episodes", c.eval_episodes)
+    _positive_int("keep_checkpoints", c.keep_checkpoints)
+    for field in ("log_every", "eval_every", "checkpoint_every"):
+        _positive_int(field, c[field])
+    if c.log_every % c.env.num_envs:
+        raise ValueError(f"log_every={c.log_every} must be a multiple of env.num_envs="
+                         f"{c.env.num_envs} (a chunk is a whole number of env iterations)")
+    if c.replay.capacity < c.env.num_envs:
+        raise ValueError(f"replay.capacity={c.replay.capacity} must be >= env.num_envs="
+                         f"{c.env.num_envs}")
+    if c.replay.obs_dtype not in OBS_DTYPES:
+        raise ValueError(f"replay.obs_dtype must be one of {list(OBS_DTYPES)}, got "
+                         f"{c.replay.obs_dtype!r}")
+    if not c.updates_per_step > 0:
+        raise ValueError(f"updates_per_step must be > 0, got {c.updates_per_step!r}")
+    if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:
+        raise ValueError("ofenet_pretrain_steps > 0 needs random_steps >= 1 (OFENet is "
+                         "pretrained on the random-action data)")
+    env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
+    agents.validate(c.agent, env.observation_size, env.action_size)

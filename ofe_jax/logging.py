@@ -1,0 +1,77 @@
+"""Run logs in the workdir: metrics.csv (one row per seed per chunk), TensorBoard events, and a
+console progress bar."""
+
+import csv
+import os
+import sys
+
+import numpy as np
+import tqdm
+from tensorboardX import SummaryWriter
+
+COLUMNS = ("step", "seed", "episode_return", "episode_length", "episodes", "eval_return",
+           "critic_loss", "actor_loss", "alpha", "alpha_loss", "entropy", "q_mean",
+           "ofenet_loss", "steps_per_s", "wall_s")
+
+
+class RunLogger:
+    def __init__(self, workdir: str, seeds: list[int], total_steps: int, start_step: int):
+        self.seeds = seeds
+        self.csv_path = os.path.join(workdir, "metrics.csv")
+        _truncate_after(self.csv_path, start_step)
+        new = not os.path.exists(self.csv_path)
+        self._file = open(self.csv_path, "a", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS, extrasaction="ignore")
+        if new:
+            self._csv.writeheader()
+        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+        self._bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step",
+                              dynamic_ncols=True, smoothing=0.1)
+
+    def write(self, step: int, metrics: dict, eval_return: np.ndarray | None,
+              steps_per_s: float, wall_s: float) -> None:
+        for i, seed in enumerate(self.seeds):
+            row = {k: _scalar(v[i]) for k, v in metrics.items() if k in COLUMNS}
+            row.update(step=step, seed=seed, steps_per_s=round(steps_per_s, 1),
+                       wall_s=round(wall_s, 2),
+                       eval_return="" if eval_return is None else float(eval_return[i]))
+            self._csv.writerow(row)
+            for k, v in row.items():
+                if k not in ("step", "seed") and v != "" and np.isfinite(v):
+                    self._tb.add_scalar(f"seed_{seed}/{k}", v, step)
+        self._file.flush()
+        mean = lambda x: float(np.nanmean(x)) if np.any(np.isfinite(x)) else float("nan")
+        if eval_return is not None:
+            self._tb.add_scalar("mean/eval_return", mean(eval_return), step)
+        self._tb.add_scalar("mean/episode_return", mean(metrics["episode_return"]), step)
+        self._tb.add_scalar("steps_per_s", steps_per_s, step)
+        self._bar.set_postfix(steps_per_s=f"{steps_per_s:.0f}",
+                              ret=f"{mean(metrics['episode_return']):.1f}",
+                              **({"eval": f"{mean(eval_return):.1f}"}
+                                 if eval_return is not None else {}))
+        self._bar.update(step - self._bar.n)
+
+    def message(self, text: str) -> None:
+        self._bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self._bar.close()
+        self._tb.close()
+        self._file.close()
+
+
+def _scalar(x):
+    x = np.asarray(x)
+    return x.item() if x.dtype.kind in "iub" else round(float(x), 6)
+
+
+def _truncate_after(path: str, step: int) -> None:
+    """On resume, drop rows logged after the checkpoint we resume from (they will be redone)."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= step)

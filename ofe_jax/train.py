@@ -1,0 +1,190 @@
+"""The compiled training loop.
+
+`Trainer(config)` turns a config into pure jitted functions over a `Carry` whose per-seed parts
+have a leading seeds axis:
+
+    carry = trainer.init(trainer.seed_keys())          # agents, replay buffers, envs, keys
+    carry, metrics = trainer.run_chunk(carry)          # one jitted, donated call
+    returns = trainer.evaluate(carry)                  # [seeds] deterministic eval return
+
+One chunk is a `lax.scan` over `log_every / num_envs` iterations; each iteration acts in all
+`num_envs` envs of every seed (uniform-random actions while step < random_steps), steps them,
+adds the transitions to each seed's replay, and then (once step >= random_steps) does
+K = round(num_envs * updates_per_step) gradient updates per seed. The first learning iteration
+first runs `ofenet_pretrain_steps` OFENet-only updates (OFENet paper's schedule). The env-step
+counter is shared by all seeds (not batched), so the phase switches are real `lax.cond`
+branches that cost nothing when not taken; the per-seed work is `jax.vmap`-ed explicitly.
+"""
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from ofe_jax import agents, envs, replay
+from ofe_jax.config import validate
+
+
+@flax.struct.dataclass
+class Carry:
+    agent: agents.AgentState  # [S, ...]
+    buffer: replay.ReplayState  # [S, capacity, ...]
+    env: envs.VecEnvState  # [S, N, ...]
+    key: jax.Array  # [S, 2] training keys (actions, sampling)
+    eval_key: jax.Array  # [S, 2] evaluation keys, folded with the step; never used for training
+    step: jax.Array  # [] int32 env steps per seed so far (all envs), shared by all seeds
+
+
+class Trainer:
+    def __init__(self, config: ml_collections.ConfigDict):
+        validate(config)
+        self.config = config
+        self.env = envs.make(config.env.name, backend=config.env.backend,
+                             episode_length=config.env.episode_length)
+        self.venv = envs.VecEnv(self.env, config.env.num_envs)
+        self.agent = agents.make(config.agent, self.env.observation_size, self.env.action_size)
+        self.num_envs = config.env.num_envs
+        self.iterations_per_chunk = config.log_every // self.num_envs
+        self.steps_per_chunk = self.iterations_per_chunk * self.num_envs
+        self.num_chunks = -(-config.total_steps // self.steps_per_chunk)
+        self.updates_per_iteration = max(1, round(self.num_envs * config.updates_per_step))
+        self._low = jnp.asarray(self.env.action_low)
+        self._high = jnp.asarray(self.env.action_high)
+        self.init = jax.jit(self._init)
+        self.run_chunk = jax.jit(self._run_chunk, donate_argnums=0)
+        self.evaluate = jax.jit(self._evaluate)
+
+    # ----------------------------------------------------------------------------- set-up
+    def seed_keys(self) -> jax.Array:
+        """[seeds, 2]: seed i of this run is config.seed + i, so seed s alone gives the same."""
+        seeds = jnp.arange(self.config.seeds) + self.config.seed
+        return jax.vmap(jax.random.PRNGKey)(seeds)
+
+    def _example_transition(self) -> agents.Transition:
+        obs = jnp.zeros((self.env.observation_size,), jnp.float32)
+        return agents.Transition(obs, jnp.zeros((self.env.action_size,), jnp.float32),
+                                 jnp.zeros(()), jnp.zeros(()), obs)
+
+    def _init_seed(self, key: jax.Array) -> Carry:
+        agent_key, env_key, train_key, eval_key = jax.random.split(key, 4)
+        buffer = replay.init(self.config.replay.capacity, self._example_transition(),
+                             obs_dtype=self.config.replay.obs_dtype)
+        return Carry(self.agent.init(agent_key), buffer, self.venv.reset(env_key), train_key,
+                     eval_key, jnp.zeros((), jnp.int32))
+
+    def _init(self, keys: jax.Array) -> Carry:
+        carry = jax.vmap(self._init_seed)(keys)
+        return carry.replace(step=jnp.zeros((), jnp.int32))
+
+    def abstract_carry(self) -> Carry:
+        """Shapes and dtypes of the carry (for restoring checkpoints), without allocating."""
+        return jax.eval_shape(self._init, self.seed_keys())
+
+    # ----------------------------------------------------------------------------- one chunk
+    def to_env_action(self, action: jax.Array) -> jax.Array:
+        """[-1, 1] agent actions -> [low, high] env actions."""
+        return self._low + 0.5 * (action + 1.0) * (self._high - self._low)
+
+    def _learn_seed(self, state, buffer, key):
+        """K updates of one seed, each on a fresh uniform minibatch."""
+        def update(state, k):
+            return self.agent.update(state, replay.sample(buffer, k,
+                                                          self.config.agent.batch_size))
+        state, metrics = jax.lax.scan(update, state,
+                                      jax.random.split(key, self.updates_per_iteration))
+        return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+    def _pretrain_seed(self, state, buffer, key):
+        def update(state, k):
+            return self.agent.pretrain_update(
+                state, replay.sample(buffer, k, self.config.agent.batch_size))
+        return jax.lax.scan(update, state,
+                            jax.random.split(key, self.config.ofenet_pretrain_steps))[0]
+
+    def _iteration(self, carry: Carry, _):
+        c, seeds, n = self.config, self.config.seeds, self.num_envs
+        split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [S, 4, 2]
+        key, action_key, pretrain_key, learn_key = (split[:, i] for i in range(4))
+        t = carry.step
+
+        action = jax.lax.cond(
+            t < c.random_steps,
+            lambda: jax.vmap(lambda k: jax.random.uniform(
+                k, (n, self.env.action_size), minval=-1.0, maxval=1.0))(action_key),
+            lambda: jax.vmap(self.agent.act)(carry.agent, carry.env.obs, action_key))
+        env = jax.vmap(self.venv.step)(carry.env, self.to_env_action(action))
+        transitions = agents.make_transition(carry.env.obs, action, env.reward, env.terminated,
+                                             env.final_obs, c.agent.gamma)  # [S, N, ...]
+        buffer = jax.vmap(replay.add)(carry.buffer, transitions)
+
+        learning = t >= c.random_steps
+        agent_state = carry.agent
+        if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0:
+            agent_state = jax.lax.cond(
+                learning & (t < c.random_steps + n),
+                lambda s: jax.vmap(self._pretrain_seed)(s, buffer, pretrain_key),
+                lambda s: s, agent_state)
+        metric_shapes = jax.eval_shape(jax.vmap(self._learn_seed), agent_state, buffer,
+                                       learn_key)[1]
+        agent_state, metrics = jax.lax.cond(
+            learning, lambda s: jax.vmap(self._learn_seed)(s, buffer, learn_key),
+            lambda s: (s, jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)),
+            agent_state)
+
+        done = env.terminated | env.truncated  # [S, N]
+        out = {"learning": learning, "step": t + n, "metrics": metrics,
+               "return_sum": jnp.sum(env.completed_return, axis=1),
+               "length_sum": jnp.sum(env.completed_length, axis=1),
+               "episodes": jnp.sum(done, axis=1)}
+        carry = Carry(agent_state, buffer, env, key, carry.eval_key, t + n)
+        return carry, out
+
+    def _run_chunk(self, carry: Carry) -> tuple[Carry, dict]:
+        carry, out = jax.lax.scan(self._iteration, carry, None, self.iterations_per_chunk)
+        learned = jnp.sum(out["learning"])  # iterations with updates in this chunk
+        weight = out["learning"].astype(jnp.float32)[:, None]  # [I, 1]
+        metrics = {k: jnp.where(learned > 0,
+                                jnp.sum(v * weight, axis=0) / jnp.maximum(learned, 1), jnp.nan)
+                   for k, v in out["metrics"].items()}  # [S]
+        episodes = jnp.sum(out["episodes"], axis=0)  # [S]
+        per_episode = lambda x: jnp.where(episodes > 0,
+                                          jnp.sum(x, axis=0) / jnp.maximum(episodes, 1), jnp.nan)
+        bad = jnp.zeros(out["step"].shape + (self.config.seeds,), bool)  # [I, S]
+        for v in out["metrics"].values():
+            bad = bad | ~jnp.isfinite(v)
+        first_bad = jnp.min(jnp.where(bad, out["step"][:, None], jnp.iinfo(jnp.int32).max),
+                            axis=0)
+        params_finite = jax.vmap(
+            lambda s: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x))
+                                         for x in jax.tree.leaves(s)])))(carry.agent)
+        metrics.update(
+            episode_return=per_episode(out["return_sum"]),
+            episode_length=per_episode(out["length_sum"].astype(jnp.float32)),
+            episodes=episodes,
+            nonfinite_step=jnp.where(first_bad == jnp.iinfo(jnp.int32).max, -1, first_bad),
+            params_finite=params_finite)
+        return carry, metrics
+
+    # ----------------------------------------------------------------------------- evaluation
+    def _evaluate_seed(self, agent_state, eval_key, step):
+        """Mean return of eval_episodes deterministic episodes run as parallel envs."""
+        key = jax.random.fold_in(eval_key, step)
+        state = jax.vmap(self.env.reset)(jax.random.split(key, self.config.eval_episodes))
+        zeros = jnp.zeros((self.config.eval_episodes,), jnp.float32)
+
+        def cond(c):
+            return jnp.any(c[2])
+
+        def body(c):
+            state, ret, alive = c
+            action = self.agent.act(agent_state, state.obs, None, deterministic=True)
+            state = jax.vmap(self.env.step)(state, self.to_env_action(action))
+            ret = ret + jnp.where(alive, state.reward, 0.0)
+            return state, ret, alive & ~(state.terminated | state.truncated)
+
+        _, ret, _ = jax.lax.while_loop(cond, body, (state, zeros, zeros == 0))
+        return jnp.mean(ret)
+
+    def _evaluate(self, carry: Carry) -> jax.Array:
+        return jax.vmap(self._evaluate_seed, in_axes=(0, 0, None))(carry.agent, carry.eval_key,
+                                                                    carry.step)

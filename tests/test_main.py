@@ -1,0 +1,160 @@
+"""The command line end to end: quick start, outputs, resume, Ctrl-C, bad input, NaN guard."""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ofe_jax import experiment
+from ofe_jax.checkpoint import Checkpointer
+
+SHORT = ["--config.total_steps=600", "--config.log_every=200", "--config.random_steps=200",
+         "--config.eval_every=200", "--config.checkpoint_every=400", "--config.eval_episodes=2",
+         "--config.replay.capacity=5000"]
+
+
+def run_main(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "ofe_jax.main", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def digest(workdir) -> dict:
+    """Hash of every file in the workdir (to show that nothing was overwritten)."""
+    out = {}
+    for root, _, files in os.walk(workdir):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, workdir)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines()
+            if line.startswith(("error:", "FATAL Flags parsing error"))]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("runs") / "quickstart")
+    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_quickstart_through_main_writes_everything(finished_run):
+    files = set(os.listdir(finished_run))
+    assert {"metrics.csv", "config.json", "learning_curve.png", "checkpoints",
+            "tensorboard"} <= files
+    assert Checkpointer(os.path.join(finished_run, "checkpoints"), 3).latest_step() == 600
+    with open(os.path.join(finished_run, "metrics.csv")) as f:
+        rows = f.read().splitlines()
+    assert rows[0].startswith("step,seed,episode_return")
+    assert [r.split(",")[0] for r in rows[1:]] == ["200", "400", "600"]
+    assert os.listdir(os.path.join(finished_run, "tensorboard"))
+
+
+def test_rerun_of_a_finished_run_resumes_and_does_nothing(finished_run, tmp_path):
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(finished_run, workdir)
+    before = digest(workdir)
+    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resumed from the checkpoint at step 600" in result.stderr + result.stdout
+    after = digest(workdir)
+    assert {k: v for k, v in after.items() if "checkpoints" in k} == {
+        k: v for k, v in before.items() if "checkpoints" in k}
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--config.env.name=Hoper-v5", "error: env.name: unknown environment 'Hoper-v5'"),
+    ("--config.total_steps=0", "error: total_steps must be an int >= 1, got 0"),
+    ("--config.env.num_envs=0", "error: env.num_envs must be an int >= 1, got 0"),
+    ("--config.seeds=0", "error: seeds must be an int >= 1, got 0"),
+    ("--config.no_such_field=1", "error: unknown config field no_such_field"),
+])
+def test_bad_config_gives_one_error_line(flag, message, tmp_path):
+    workdir = tmp_path / "run"
+    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", flag)
+    assert result.returncode != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+    assert not workdir.exists()  # nothing written
+
+
+def test_unwritable_workdir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    result = run_main(f"--workdir={blocker}/run", *SHORT)
+    assert result.returncode != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and "is not writable" in lines[0], result.stderr[-2000:]
+
+
+def test_workdir_of_a_different_config_is_refused(finished_run, tmp_path):
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(finished_run, workdir)
+    before = digest(workdir)
+    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT,
+                      "--config.agent.network.units=32")
+    assert result.returncode != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and "holds a run of a different config" in lines[0]
+    assert "agent.network.units: 64 -> 32" in lines[0]
+    assert digest(workdir) == before
+
+
+def test_corrupt_checkpoint_is_reported_and_left_alone(finished_run, tmp_path):
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(finished_run, workdir)
+    step_dir = os.path.join(workdir, "checkpoints", "600")
+    for root, _, files in os.walk(step_dir):
+        for name in files:
+            if "METADATA" not in name and not name.endswith(".txt"):
+                with open(os.path.join(root, name), "wb") as f:
+                    f.write(b"garbage")
+    before = digest(workdir)
+    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
+    assert result.returncode != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and "is unreadable" in lines[0], result.stderr[-2000:]
+    assert digest(workdir) == before
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    workdir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ofe_jax.main", f"--workdir={workdir}", *SHORT,
+         "--config.total_steps=200000", "--config.checkpoint_every=100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = workdir / "metrics.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted: checkpoint saved at step" in stderr
+    step = Checkpointer(str(workdir / "checkpoints"), 3).latest_step()
+    assert step is not None and step >= 400 and step % 200 == 0
+
+
+def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):
+    from configs import quickstart
+
+    c = quickstart.get_config()
+    c.total_steps, c.log_every, c.random_steps = 600, 200, 200
+    c.checkpoint_every, c.eval_every, c.eval_episodes = 200, 200, 2
+    c.replay.capacity = 5000
+    c.agent.critic_learning_rate = 1e30  # diverges on the first updates (chunk 2)
+    workdir = str(tmp_path / "run")
+    assert experiment.train(c, workdir) == 1
+    checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), 3)
+    assert checkpoints.all_steps() == [200]
