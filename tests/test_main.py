@@ -158,3 +158,20 @@ def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):
     assert experiment.train(c, workdir) == 1
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), 3)
     assert checkpoints.all_steps() == [200]
+
+
+def test_plot_and_evaluate_commands(finished_run, tmp_path):
+    out = tmp_path / "curve.png"
+    result = subprocess.run([sys.executable, "-m", "ofe_jax.plot", f"--workdir={finished_run}",
+                             f"--out={out}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_size > 1000
+    from ofe_jax.evaluate import evaluate_workdir
+
+    returns = evaluate_workdir(finished_run, episodes=2)  # official Gymnasium env, C MuJoCo
+    assert list(returns) == [0] and returns[0].shape == (2,)
+    assert all(1 <= r <= 1000 for r in returns[0])  # InvertedPendulum: 1 per step, <= 1000
+    missing = subprocess.run([sys.executable, "-m", "ofe_jax.evaluate",
+                              f"--workdir={tmp_path / 'nowhere'}"], capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode != 0 and "error: no config.json" in missing.stderr
