@@ -40,7 +40,7 @@ def evaluate_workdir(workdir: str, episodes: int, video: str | None = None) -> d
         trainer.agent.act(state, obs, None, deterministic=True)))
     results = {}
     for i in range(config.seeds):
-        state = jax.tree.map(lambda x: x[i], carry.agent)
+        state = trainer.seed_agent_state(carry, i)
         policy = lambda obs: np.asarray(act(state, np.asarray(obs, np.float32)))
         results[config.seed + i] = evaluate_in_gymnasium(
             config.env.name, policy, episodes=episodes, seed=1000 + config.seed + i,

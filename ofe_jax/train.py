@@ -48,6 +48,11 @@ class Trainer:
         self.steps_per_chunk = self.iterations_per_chunk * self.num_envs
         self.num_chunks = -(-config.total_steps // self.steps_per_chunk)
         self.updates_per_iteration = max(1, round(self.num_envs * config.updates_per_step))
+        # Per-seed parts have a leading seeds axis; the env-step counter and the agents'
+        # update counter are single scalars shared by all seeds (they advance in lockstep).
+        self._agent_axes = agents.seeds_axes()
+        self._carry_axes = Carry(agent=self._agent_axes, buffer=0, env=0, key=0, eval_key=0,
+                                 step=None)
         self._low = jnp.asarray(self.env.action_low)
         self._high = jnp.asarray(self.env.action_high)
         self.init = jax.jit(self._init)
@@ -73,8 +78,7 @@ class Trainer:
                      eval_key, jnp.zeros((), jnp.int32))
 
     def _init(self, keys: jax.Array) -> Carry:
-        carry = jax.vmap(self._init_seed)(keys)
-        return carry.replace(step=jnp.zeros((), jnp.int32))
+        return jax.vmap(self._init_seed, out_axes=self._carry_axes)(keys)
 
     def abstract_carry(self) -> Carry:
         """Shapes and dtypes of the carry (for restoring checkpoints), without allocating."""
@@ -111,7 +115,8 @@ class Trainer:
             t < c.random_steps,
             lambda: jax.vmap(lambda k: jax.random.uniform(
                 k, (n, self.env.action_size), minval=-1.0, maxval=1.0))(action_key),
-            lambda: jax.vmap(self.agent.act)(carry.agent, carry.env.obs, action_key))
+            lambda: jax.vmap(self.agent.act, in_axes=(self._agent_axes, 0, 0))(
+                carry.agent, carry.env.obs, action_key))
         env = jax.vmap(self.venv.step)(carry.env, self.to_env_action(action))
         transitions = agents.make_transition(carry.env.obs, action, env.reward, env.terminated,
                                              env.final_obs, c.agent.gamma)  # [S, N, ...]
@@ -122,12 +127,14 @@ class Trainer:
         if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0:
             agent_state = jax.lax.cond(
                 learning & (t < c.random_steps + n),
-                lambda s: jax.vmap(self._pretrain_seed)(s, buffer, pretrain_key),
+                lambda s: jax.vmap(self._pretrain_seed, in_axes=(self._agent_axes, 0, 0),
+                                   out_axes=self._agent_axes)(s, buffer, pretrain_key),
                 lambda s: s, agent_state)
-        metric_shapes = jax.eval_shape(jax.vmap(self._learn_seed), agent_state, buffer,
-                                       learn_key)[1]
+        learn = jax.vmap(self._learn_seed, in_axes=(self._agent_axes, 0, 0),
+                         out_axes=(self._agent_axes, 0))
+        metric_shapes = jax.eval_shape(learn, agent_state, buffer, learn_key)[1]
         agent_state, metrics = jax.lax.cond(
-            learning, lambda s: jax.vmap(self._learn_seed)(s, buffer, learn_key),
+            learning, lambda s: learn(s, buffer, learn_key),
             lambda s: (s, jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)),
             agent_state)
 
@@ -156,7 +163,8 @@ class Trainer:
                             axis=0)
         params_finite = jax.vmap(
             lambda s: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x))
-                                         for x in jax.tree.leaves(s)])))(carry.agent)
+                                         for x in jax.tree.leaves(s)])),
+            in_axes=(self._agent_axes,))(carry.agent)
         metrics.update(
             episode_return=per_episode(out["return_sum"]),
             episode_length=per_episode(out["length_sum"].astype(jnp.float32)),
@@ -186,5 +194,11 @@ class Trainer:
         return jnp.mean(ret)
 
     def _evaluate(self, carry: Carry) -> jax.Array:
-        return jax.vmap(self._evaluate_seed, in_axes=(0, 0, None))(carry.agent, carry.eval_key,
-                                                                    carry.step)
+        return jax.vmap(self._evaluate_seed, in_axes=(self._agent_axes, 0, None))(
+            carry.agent, carry.eval_key, carry.step)
+
+    def seed_agent_state(self, carry: Carry, i: int) -> agents.AgentState:
+        """The AgentState of the i-th seed of the carry (no seeds axis)."""
+        return jax.tree.map(
+            lambda axis, part: part if axis is None else jax.tree.map(lambda x: x[i], part),
+            self._agent_axes, carry.agent, is_leaf=lambda x: x is None)

@@ -158,3 +158,23 @@ def test_bad_algorithm_and_sizes():
         agent = agents.make(tiny_config("sac"), 5, 2)
         agent.pretrain_update(agent.init(jax.random.PRNGKey(0)),
                               random_batch(jax.random.PRNGKey(0), 4, 5, 2))
+
+
+def test_shared_step_keeps_td3_delay_a_real_branch_under_vmap():
+    """With seeds_axes (one update counter for all seeds) the delayed actor update stays a
+    lax.cond; with a batched counter vmap turns it into a select that runs both branches."""
+    agent = agents.make(tiny_config("td3"), 5, 2)
+    axes = agents.seeds_axes()
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    batch = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(4,))
+    shared = jax.vmap(agent.init, out_axes=axes)(keys)
+    assert shared.step.shape == ()
+    update = jax.vmap(agent.update, in_axes=(axes, 0), out_axes=(axes, 0))
+    assert "cond[" in str(jax.make_jaxpr(update)(shared, batch))
+    batched = jax.vmap(agent.init)(keys)
+    assert "cond[" not in str(jax.make_jaxpr(jax.vmap(agent.update))(batched, batch))
+    # same numbers either way
+    a, _ = jax.jit(update)(shared, batch)
+    b, _ = jax.jit(jax.vmap(agent.update))(batched, batch)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6),
+                 a.replace(step=None), b.replace(step=None))

@@ -8,10 +8,12 @@
 import ml_collections
 
 from ofe_jax.agents import sac, td3
-from ofe_jax.agents.common import Agent, AgentState, Transition, make_transition, polyak
+from ofe_jax.agents.common import (Agent, AgentState, Transition, make_transition, polyak,
+                                   seeds_axes)
 from ofe_jax.agents.config import ALGORITHMS, default_config, validate
 
-__all__ = ["Agent", "AgentState", "Transition", "make_transition", "polyak", "ALGORITHMS",
+__all__ = ["Agent", "AgentState", "Transition", "make_transition", "polyak", "seeds_axes",
+           "ALGORITHMS",
            "default_config", "validate", "make"]
 
 

@@ -63,6 +63,17 @@ class AgentState:
     key: jax.Array = None  # [2] uint32 PRNG key
 
 
+def seeds_axes() -> AgentState:
+    """`jax.vmap` in/out axes for AgentStates stacked over a leading seeds axis whose update
+    counter `step` is ONE scalar shared by all seeds (the training loop updates every seed in
+    lockstep). With `step` unbatched, schedules that branch on it (TD3's delayed actor) stay
+    real `lax.cond`s under vmap instead of becoming `select`s that run both branches."""
+    return AgentState(actor_params=0, critic_params=0, target_critic_params=0,
+                      actor_opt_state=0, critic_opt_state=0, target_actor_params=0,
+                      log_alpha=0, alpha_opt_state=0, ofenet_params=0, ofenet_batch_stats=0,
+                      ofenet_opt_state=0, step=None, key=0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Agent:
     """A frozen bundle of pure functions; hyperparameters live in `config`, never in the state.
