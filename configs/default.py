@@ -23,6 +23,19 @@ def get_config() -> ml_collections.ConfigDict:
     c.replay = ml_collections.ConfigDict()
     c.replay.capacity = 1_000_000  # Transitions per seed (SAC/TD3 papers: 1M).
     c.replay.obs_dtype = "float32"  # Storage of obs/next_obs: "float32" | "bfloat16" | "float16".
+    c.replay.prioritized = False  # Proportional prioritised replay (Schaul et al. 2016); off = uniform.
+    c.replay.priority_alpha = 0.6  # Priority exponent alpha (Schaul et al. 2016, proportional: 0.6).
+    c.replay.priority_beta0 = 0.4  # Importance-sampling exponent at the start, annealed to 1 (0.4).
+    c.replay.priority_eps = 1e-6  # Added to |TD error| so that no transition has zero priority.
+
+    # Ape-X-style collection (Horgan et al. 2018): each of the env.num_envs actors explores at its
+    # own level, on a geometric ladder from the max (actor 0) to the min (last actor).
+    c.exploration = ml_collections.ConfigDict()
+    c.exploration.per_actor = False  # Off = the papers' single exploration level.
+    c.exploration.td3_sigma_max = 0.4  # TD3 Gaussian sigma of actor 0, x action bound (Ape-X eps 0.4).
+    c.exploration.td3_sigma_min = 0.4**8  # Last actor: Ape-X's eps^(1 + alpha), alpha = 7.
+    c.exploration.sac_scale_max = 1.0  # SAC: multiplier of the policy's std for actor 0 (ours).
+    c.exploration.sac_scale_min = 0.1  # SAC: multiplier for the last actor (ours, not a paper's).
 
     c.random_steps = 10_000  # Uniform-random actions first (OFENet paper: 10k; SAC 1k-10k).
     c.ofenet_pretrain_steps = 10_000  # OFENet-only updates after the random phase (OFENet paper).

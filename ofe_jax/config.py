@@ -41,6 +41,17 @@ def validate(c: ml_collections.ConfigDict) -> None:
     if c.replay.obs_dtype not in OBS_DTYPES:
         raise ValueError(f"replay.obs_dtype must be one of {list(OBS_DTYPES)}, got "
                          f"{c.replay.obs_dtype!r}")
+    for field in ("priority_alpha", "priority_eps"):
+        if not c.replay[field] > 0:
+            raise ValueError(f"replay.{field} must be > 0, got {c.replay[field]!r}")
+    if not 0 <= c.replay.priority_beta0 <= 1:
+        raise ValueError(f"replay.priority_beta0 must be in [0, 1], got "
+                         f"{c.replay.priority_beta0!r}")
+    e = c.exploration
+    for low, high in (("td3_sigma_min", "td3_sigma_max"), ("sac_scale_min", "sac_scale_max")):
+        if not 0 < e[low] <= e[high]:
+            raise ValueError(f"exploration.{low}={e[low]!r} and exploration.{high}={e[high]!r} "
+                             f"must satisfy 0 < {low} <= {high}")
     if not c.updates_per_step > 0:
         raise ValueError(f"updates_per_step must be > 0, got {c.updates_per_step!r}")
     if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:

@@ -21,18 +21,27 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from ofe_jax import agents, envs, replay
+from ofe_jax import agents, envs, prioritized, replay
 from ofe_jax.config import validate
 
 
 @flax.struct.dataclass
 class Carry:
     agent: agents.AgentState  # [S, ...]
-    buffer: replay.ReplayState  # [S, capacity, ...]
+    buffer: replay.ReplayState | prioritized.PrioritizedState  # [S, capacity, ...]
     env: envs.VecEnvState  # [S, N, ...]
     key: jax.Array  # [S, 2] training keys (actions, sampling)
     eval_key: jax.Array  # [S, 2] evaluation keys, folded with the step; never used for training
     step: jax.Array  # [] int32 env steps per seed so far (all envs), shared by all seeds
+
+
+def exploration_ladder(num_actors: int, low: float, high: float) -> jax.Array:
+    """[num_actors] levels high * (low / high)^(i / (num_actors - 1)): actor 0 explores most
+    (Ape-X: eps_i = eps^(1 + alpha * i / (N - 1))); one actor gets `high`."""
+    if num_actors == 1:
+        return jnp.full((1,), high, jnp.float32)
+    fraction = jnp.arange(num_actors, dtype=jnp.float32) / (num_actors - 1)
+    return (high * (low / high) ** fraction).astype(jnp.float32)
 
 
 class Trainer:
@@ -53,6 +62,13 @@ class Trainer:
         self._agent_axes = agents.seeds_axes()
         self._carry_axes = Carry(agent=self._agent_axes, buffer=0, env=0, key=0, eval_key=0,
                                  step=None)
+        self._replay = prioritized if config.replay.prioritized else replay
+        self._noise_scale = None  # per-actor exploration levels [num_envs], or the paper's
+        if config.exploration.per_actor:
+            e, td3 = config.exploration, config.agent.name == "td3"
+            self._noise_scale = exploration_ladder(
+                self.num_envs, e.td3_sigma_min if td3 else e.sac_scale_min,
+                e.td3_sigma_max if td3 else e.sac_scale_max)
         self._low = jnp.asarray(self.env.action_low)
         self._high = jnp.asarray(self.env.action_high)
         self.init = jax.jit(self._init)
@@ -72,8 +88,8 @@ class Trainer:
 
     def _init_seed(self, key: jax.Array) -> Carry:
         agent_key, env_key, train_key, eval_key = jax.random.split(key, 4)
-        buffer = replay.init(self.config.replay.capacity, self._example_transition(),
-                             obs_dtype=self.config.replay.obs_dtype)
+        buffer = self._replay.init(self.config.replay.capacity, self._example_transition(),
+                                   obs_dtype=self.config.replay.obs_dtype)
         return Carry(self.agent.init(agent_key), buffer, self.venv.reset(env_key), train_key,
                      eval_key, jnp.zeros((), jnp.int32))
 
@@ -89,19 +105,34 @@ class Trainer:
         """[-1, 1] agent actions -> [low, high] env actions."""
         return self._low + 0.5 * (action + 1.0) * (self._high - self._low)
 
-    def _learn_seed(self, state, buffer, key):
-        """K updates of one seed, each on a fresh uniform minibatch."""
-        def update(state, k):
-            return self.agent.update(state, replay.sample(buffer, k,
-                                                          self.config.agent.batch_size))
-        state, metrics = jax.lax.scan(update, state,
-                                      jax.random.split(key, self.updates_per_iteration))
-        return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+    def _learn_seed(self, state, buffer, key, step):
+        """K updates of one seed, each on a fresh minibatch (uniform, or prioritised with
+        importance weights, the sampled priorities then set from the new TD errors)."""
+        c, batch_size = self.config, self.config.agent.batch_size
+
+        def update(carry, k):
+            state, buffer = carry
+            if not c.replay.prioritized:
+                state, metrics = self.agent.update(state, replay.sample(buffer, k, batch_size))
+                return (state, buffer), metrics
+            beta = prioritized.beta_schedule(step, c.total_steps, c.replay.priority_beta0)
+            batch, index, weight = prioritized.sample(buffer, k, batch_size, beta)
+            state, metrics = self.agent.update(state, batch.replace(weight=weight))
+            metrics = dict(metrics)
+            buffer = prioritized.update(buffer, index, metrics.pop("td_abs"),
+                                        c.replay.priority_alpha, c.replay.priority_eps)
+            return (state, buffer), metrics
+
+        (state, buffer), metrics = jax.lax.scan(
+            update, (state, buffer), jax.random.split(key, self.updates_per_iteration))
+        return state, buffer, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
     def _pretrain_seed(self, state, buffer, key):
+        data = buffer.buffer if self.config.replay.prioritized else buffer
+
         def update(state, k):
             return self.agent.pretrain_update(
-                state, replay.sample(buffer, k, self.config.agent.batch_size))
+                state, replay.sample(data, k, self.config.agent.batch_size))
         return jax.lax.scan(update, state,
                             jax.random.split(key, self.config.ofenet_pretrain_steps))[0]
 
@@ -115,12 +146,13 @@ class Trainer:
             t < c.random_steps,
             lambda: jax.vmap(lambda k: jax.random.uniform(
                 k, (n, self.env.action_size), minval=-1.0, maxval=1.0))(action_key),
-            lambda: jax.vmap(self.agent.act, in_axes=(self._agent_axes, 0, 0))(
-                carry.agent, carry.env.obs, action_key))
+            lambda: jax.vmap(
+                lambda s, o, k: self.agent.act(s, o, k, noise_scale=self._noise_scale),
+                in_axes=(self._agent_axes, 0, 0))(carry.agent, carry.env.obs, action_key))
         env = jax.vmap(self.venv.step)(carry.env, self.to_env_action(action))
         transitions = agents.make_transition(carry.env.obs, action, env.reward, env.terminated,
                                              env.final_obs, c.agent.gamma)  # [S, N, ...]
-        buffer = jax.vmap(replay.add)(carry.buffer, transitions)
+        buffer = jax.vmap(self._replay.add)(carry.buffer, transitions)
 
         learning = t >= c.random_steps
         agent_state = carry.agent
@@ -130,13 +162,14 @@ class Trainer:
                 lambda s: jax.vmap(self._pretrain_seed, in_axes=(self._agent_axes, 0, 0),
                                    out_axes=self._agent_axes)(s, buffer, pretrain_key),
                 lambda s: s, agent_state)
-        learn = jax.vmap(self._learn_seed, in_axes=(self._agent_axes, 0, 0),
-                         out_axes=(self._agent_axes, 0))
-        metric_shapes = jax.eval_shape(learn, agent_state, buffer, learn_key)[1]
-        agent_state, metrics = jax.lax.cond(
-            learning, lambda s: learn(s, buffer, learn_key),
-            lambda s: (s, jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)),
-            agent_state)
+        learn = jax.vmap(self._learn_seed, in_axes=(self._agent_axes, 0, 0, None),
+                         out_axes=(self._agent_axes, 0, 0))
+        metric_shapes = jax.eval_shape(learn, agent_state, buffer, learn_key, t)[2]
+        agent_state, buffer, metrics = jax.lax.cond(
+            learning, lambda s, b: learn(s, b, learn_key, t),
+            lambda s, b: (s, b, jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype),
+                                             metric_shapes)),
+            agent_state, buffer)
 
         done = env.terminated | env.truncated  # [S, N]
         out = {"learning": learning, "step": t + n, "metrics": metrics,

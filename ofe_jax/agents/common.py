@@ -35,6 +35,10 @@ class Transition:
     reward: jax.Array  # [...]
     discount: jax.Array  # [...]
     next_obs: jax.Array  # [..., obs]
+    # Importance-sampling weights of prioritised replay, [...]; None = uniform replay. With
+    # weights, the critic loss is weighted and the update's metrics carry "td_abs" [B], the
+    # per-sample |TD error| (mean over the critics) for the new priorities.
+    weight: jax.Array | None = None
 
 
 def make_transition(obs, action, reward, terminated, next_obs, gamma: float) -> Transition:
@@ -83,7 +87,8 @@ class Agent:
     update_many(state, batches) -> (state, metrics): K updates in one lax.scan over batches'
         leading axis; metrics are averaged over the K updates.
     pretrain_update(state, batch) -> (state, metrics): one OFENet-only step.
-    act(state, obs, key, deterministic=False) -> action in [-1, 1], for [obs] or [N, obs].
+    act(state, obs, key, deterministic=False, noise_scale=None) -> action in [-1, 1], for [obs]
+        or [N, obs]; noise_scale [N] sets per-row exploration levels (TD3: sigma; SAC: x std).
     """
 
     config: ml_collections.ConfigDict
@@ -107,9 +112,20 @@ def copy_tree(tree: Params) -> Params:
     return jax.tree.map(jnp.array, tree)
 
 
-def critic_loss(q: jax.Array, target: jax.Array) -> jax.Array:
-    """sum over the ensemble of the mean squared TD error. q: [C, B], target: [B]."""
-    return jnp.sum(jnp.mean(jnp.square(q - target[None]), axis=-1))
+def critic_loss(q: jax.Array, target: jax.Array, weight: jax.Array | None = None) -> jax.Array:
+    """Sum over the ensemble of the mean (importance-weighted, if `weight` [B] is given) squared
+    TD error. q: [C, B], target: [B]."""
+    squared = jnp.square(q - target[None])
+    if weight is not None:
+        squared = squared * weight[None]
+    return jnp.sum(jnp.mean(squared, axis=-1))
+
+
+def td_metrics(q: jax.Array, target: jax.Array, batch: "Transition") -> dict:
+    """{"td_abs": [B] mean over critics of |q - target|} when the batch is prioritised."""
+    if batch.weight is None:
+        return {}
+    return {"td_abs": jnp.mean(jnp.abs(q - target[None]), axis=0)}
 
 
 def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state: Any,

@@ -84,7 +84,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
 
         def critic_loss_fn(params):
             q = critic.apply({"params": params}, obs_action)  # [C, B]
-            return common.critic_loss(q, target), q
+            return common.critic_loss(q, target, batch.weight), q
 
         (q_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
             state.critic_params)
@@ -116,15 +116,20 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
             actor_opt_state=actor_opt_state, critic_opt_state=critic_opt_state,
             log_alpha=log_alpha, alpha_opt_state=alpha_opt_state, key=key)
         metrics = {"critic_loss": q_loss, "actor_loss": pi_loss, "alpha_loss": alpha_loss,
-                   "alpha": alpha, "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q)}
+                   "alpha": alpha, "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q),
+                   **common.td_metrics(q, target, batch)}
         return state, metrics
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array,
-            deterministic: bool = False) -> jax.Array:
+    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
+            noise_scale: jax.Array | None = None) -> jax.Array:
+        """noise_scale [...] (per row of obs, or a scalar) multiplies the policy's std: the
+        optional per-actor exploration level of Ape-X-style collection; None = plain SAC."""
+        mean, log_std = actor.apply({"params": state.actor_params}, encoder.obs(state, obs))
         if deterministic:
-            mean, _ = actor.apply({"params": state.actor_params}, encoder.obs(state, obs))
             return tanh_gaussian_mode(mean)
-        return policy_sample(state, state.actor_params, obs, key)[0]
+        if noise_scale is not None:
+            log_std = log_std + jnp.log(jnp.asarray(noise_scale, mean.dtype))[..., None]
+        return tanh_gaussian_sample(mean, log_std, key)[0]
 
     return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
                            act)

@@ -95,7 +95,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
 
         def critic_loss_fn(params):
             q = critic.apply({"params": params}, obs_action)  # [C, B]
-            return common.critic_loss(q, target), q
+            return common.critic_loss(q, target, batch.weight), q
 
         (q_loss, q), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic_params)
         critic_params, critic_opt_state = common.apply_gradients(
@@ -107,15 +107,19 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         state, pi_loss = jax.lax.cond(
             state.step % config.policy_delay == 0, delayed_update,
             lambda s, b: (s, jnp.zeros((), jnp.float32)), state, batch)
-        return state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q_mean": jnp.mean(q)}
+        return state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q_mean": jnp.mean(q),
+                       **common.td_metrics(q, target, batch)}
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array,
-            deterministic: bool = False) -> jax.Array:
+    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
+            noise_scale: jax.Array | None = None) -> jax.Array:
+        """noise_scale [...] (per row of obs, or a scalar) replaces exploration_noise as the
+        Gaussian sigma: Ape-X-style per-actor exploration levels; None = plain TD3."""
         action = policy(state, state.actor_params, obs)
         if deterministic:
             return action
-        noise = config.exploration_noise * jax.random.normal(key, action.shape)
-        return jnp.clip(action + noise, -1.0, 1.0)
+        sigma = (config.exploration_noise if noise_scale is None
+                 else jnp.asarray(noise_scale, action.dtype)[..., None])
+        return jnp.clip(action + sigma * jax.random.normal(key, action.shape), -1.0, 1.0)
 
     return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
                            act)
