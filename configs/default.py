@@ -41,6 +41,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.ofenet_pretrain_steps = 10_000  # OFENet-only updates after the random phase (OFENet paper).
     c.updates_per_step = 1.0  # Gradient updates per env step: num_envs * this per iteration.
 
+    # Devices (see ofe_jax/parallel.py): a mesh of seeds_devices x data_devices devices.
+    c.parallel = ml_collections.ConfigDict()
+    c.parallel.seeds_devices = 1  # Seeds split across this many devices (no communication).
+    c.parallel.data_devices = 1  # One run's envs/replay/batch split; gradients pmean-ed.
+    c.parallel.coordinator_address = ""  # Multi-host: "host:port" of process 0.
+    c.parallel.num_processes = 1  # Multi-host: number of processes (one per host).
+    c.parallel.process_id = 0  # Multi-host: this process's index.
+
     c.eval_every = 5_000  # Env steps between deterministic evaluations (OFENet paper: 5k).
     c.eval_episodes = 10  # Episodes per evaluation, run as parallel eval envs.
     c.log_every = 5_000  # Env steps per compiled chunk; metrics are logged once per chunk.

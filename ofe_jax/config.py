@@ -3,7 +3,7 @@ value and what is allowed. The agent part is checked by `agents.validate`."""
 
 import ml_collections
 
-from ofe_jax import agents, envs
+from ofe_jax import agents, envs, parallel
 
 OBS_DTYPES = ("float32", "bfloat16", "float16")
 BACKENDS = ("auto", "mjx", "mujoco", "warp")
@@ -57,5 +57,6 @@ def validate(c: ml_collections.ConfigDict) -> None:
     if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:
         raise ValueError("ofenet_pretrain_steps > 0 needs random_steps >= 1 (OFENet is "
                          "pretrained on the random-action data)")
+    parallel.check(c)
     env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
     agents.validate(c.agent, env.observation_size, env.action_size)

@@ -11,7 +11,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from ofe_jax import plotting
+from ofe_jax import parallel, plotting
 from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.logging import RunLogger
 from ofe_jax.train import Trainer
@@ -83,9 +83,15 @@ class _StopFlag:
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> int:
-    """Trains (or resumes) the run in `workdir`. Returns the process exit code."""
+    """Trains (or resumes) the run in `workdir`. Returns the process exit code.
+
+    Several hosts: every process runs this with the same config and a workdir on a shared
+    file system; orbax writes each checkpoint once, and only process 0 writes logs and plots."""
+    parallel.initialize(config)  # multi-host start-up, before any device is used
     trainer = Trainer(config)  # validates the config
-    prepare_workdir(workdir, config)
+    main_process = jax.process_index() == 0
+    if main_process:
+        prepare_workdir(workdir, config)
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
     start = checkpoints.latest_step()
     if start is None:
@@ -94,7 +100,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> int:
         carry = checkpoints.restore(trainer.abstract_carry(), start)
     seeds = [config.seed + i for i in range(config.seeds)]
     total = trainer.num_chunks * trainer.steps_per_chunk
-    logger = RunLogger(workdir, seeds, total, start)
+    logger = RunLogger(workdir, seeds, total, start, enabled=main_process)
     if start:
         logger.message(f"resumed from the checkpoint at step {start}")
     stop = _StopFlag()
@@ -134,6 +140,6 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> int:
         stop.restore()
         logger.close()
         checkpoints.close()
-    if code == 0:
+    if code == 0 and main_process:
         plotting.learning_curve(workdir)
     return code

@@ -15,8 +15,13 @@ COLUMNS = ("step", "seed", "episode_return", "episode_length", "episodes", "eval
 
 
 class RunLogger:
-    def __init__(self, workdir: str, seeds: list[int], total_steps: int, start_step: int):
+    def __init__(self, workdir: str, seeds: list[int], total_steps: int, start_step: int,
+                 enabled: bool = True):
+        """enabled=False (processes other than 0 of a multi-host run): every call is a no-op."""
         self.seeds = seeds
+        self.enabled = enabled
+        if not enabled:
+            return
         self.csv_path = os.path.join(workdir, "metrics.csv")
         _truncate_after(self.csv_path, start_step)
         new = not os.path.exists(self.csv_path)
@@ -30,6 +35,8 @@ class RunLogger:
 
     def write(self, step: int, metrics: dict, eval_return: np.ndarray | None,
               steps_per_s: float, wall_s: float) -> None:
+        if not self.enabled:
+            return
         for i, seed in enumerate(self.seeds):
             row = {k: _scalar(v[i]) for k, v in metrics.items() if k in COLUMNS}
             row.update(step=step, seed=seed, steps_per_s=round(steps_per_s, 1),
@@ -52,9 +59,13 @@ class RunLogger:
         self._bar.update(step - self._bar.n)
 
     def message(self, text: str) -> None:
+        if not self.enabled:
+            return
         self._bar.write(text, file=sys.stderr)
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self._bar.close()
         self._tb.close()
         self._file.close()

@@ -28,7 +28,7 @@ PyTree = replay.PyTree
 class PrioritizedState:
     buffer: replay.ReplayState
     tree: jax.Array  # [2 L] float32 sum tree of p_i^alpha; unused leaves are 0
-    max_priority: jax.Array  # [] float32, largest p_i^alpha written so far (>= 1 at start)
+    max_priority: jax.Array  # [1] float32, largest p_i^alpha written so far (>= 1 at start)
 
 
 def _leaves(capacity: int) -> int:
@@ -38,7 +38,7 @@ def _leaves(capacity: int) -> int:
 def init(capacity: int, example: PyTree, obs_dtype=None) -> PrioritizedState:
     buffer = replay.init(capacity, example, obs_dtype=obs_dtype)
     return PrioritizedState(buffer, jnp.zeros((2 * _leaves(capacity),), jnp.float32),
-                            jnp.ones((), jnp.float32))
+                            jnp.ones((1,), jnp.float32))
 
 
 def _set_leaves(tree: jax.Array, slots: jax.Array, values: jax.Array) -> jax.Array:
@@ -56,7 +56,7 @@ def add(state: PrioritizedState, items: PyTree) -> PrioritizedState:
     n = jax.tree.leaves(items)[0].shape[0]
     capacity = jax.tree.leaves(state.buffer.data)[0].shape[0]
     slots = (state.buffer.position + jnp.arange(n, dtype=jnp.int32)) % capacity
-    tree = _set_leaves(state.tree, slots, jnp.full((n,), state.max_priority))
+    tree = _set_leaves(state.tree, slots, jnp.full((n,), state.max_priority[0]))
     return state.replace(buffer=replay.add(state.buffer, items), tree=tree)
 
 

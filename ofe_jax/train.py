@@ -20,8 +20,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
+from jax.sharding import PartitionSpec as P
 
-from ofe_jax import agents, envs, prioritized, replay
+from ofe_jax import agents, envs, parallel, prioritized, replay
 from ofe_jax.config import validate
 
 
@@ -50,9 +51,17 @@ class Trainer:
         self.config = config
         self.env = envs.make(config.env.name, backend=config.env.backend,
                              episode_length=config.env.episode_length)
-        self.venv = envs.VecEnv(self.env, config.env.num_envs)
-        self.agent = agents.make(config.agent, self.env.observation_size, self.env.action_size)
+        # Data parallelism: each of D devices runs num_envs / D envs, holds capacity / D of the
+        # replay and samples batch_size / D per update; gradients are averaged over `data`.
+        self.mesh = parallel.make_mesh(config)
+        self.data_devices = config.parallel.data_devices
+        self._axis = parallel.DATA if self.data_devices > 1 else None
         self.num_envs = config.env.num_envs
+        self.local_envs = self.num_envs // self.data_devices
+        self._local_batch = config.agent.batch_size // self.data_devices
+        self.venv = envs.VecEnv(self.env, self.local_envs)
+        self.agent = agents.make(config.agent, self.env.observation_size, self.env.action_size,
+                                 axis_name=self._axis)
         self.iterations_per_chunk = config.log_every // self.num_envs
         self.steps_per_chunk = self.iterations_per_chunk * self.num_envs
         self.num_chunks = -(-config.total_steps // self.steps_per_chunk)
@@ -71,9 +80,19 @@ class Trainer:
                 e.td3_sigma_max if td3 else e.sac_scale_max)
         self._low = jnp.asarray(self.env.action_low)
         self._high = jnp.asarray(self.env.action_high)
-        self.init = jax.jit(self._init)
-        self.run_chunk = jax.jit(self._run_chunk, donate_argnums=0)
-        self.evaluate = jax.jit(self._evaluate)
+        self._in_mesh = False  # true while tracing inside shard_map (collectives allowed)
+        init, run_chunk, evaluate = self._init, self._run_chunk, self._evaluate
+        if self.mesh is not None:
+            specs = parallel.carry_specs(self.abstract_carry(), self._agent_axes)
+            self._in_mesh = True
+            shard = lambda f, i, o: jax.shard_map(f, mesh=self.mesh, in_specs=i, out_specs=o,
+                                                  check_vma=False)
+            init = shard(init, P(parallel.SEEDS), specs)
+            run_chunk = shard(run_chunk, (specs,), (specs, P(parallel.SEEDS)))
+            evaluate = shard(evaluate, (specs,), P(parallel.SEEDS))
+        self.init = jax.jit(init)
+        self.run_chunk = jax.jit(run_chunk, donate_argnums=0)
+        self.evaluate = jax.jit(evaluate)
 
     # ----------------------------------------------------------------------------- set-up
     def seed_keys(self) -> jax.Array:
@@ -86,19 +105,29 @@ class Trainer:
         return agents.Transition(obs, jnp.zeros((self.env.action_size,), jnp.float32),
                                  jnp.zeros(()), jnp.zeros(()), obs)
 
+    def _per_device(self, key: jax.Array) -> jax.Array:
+        """A key of this data device's own (envs, sampling); the same key on one device."""
+        if self._in_mesh and self._axis is not None:
+            return jax.random.fold_in(key, jax.lax.axis_index(self._axis))
+        return key
+
     def _init_seed(self, key: jax.Array) -> Carry:
         agent_key, env_key, train_key, eval_key = jax.random.split(key, 4)
-        buffer = self._replay.init(self.config.replay.capacity, self._example_transition(),
+        buffer = self._replay.init(self.config.replay.capacity // self.data_devices,
+                                   self._example_transition(),
                                    obs_dtype=self.config.replay.obs_dtype)
-        return Carry(self.agent.init(agent_key), buffer, self.venv.reset(env_key), train_key,
-                     eval_key, jnp.zeros((), jnp.int32))
+        return Carry(self.agent.init(agent_key), buffer,
+                     self.venv.reset(self._per_device(env_key)), train_key, eval_key,
+                     jnp.zeros((), jnp.int32))
 
     def _init(self, keys: jax.Array) -> Carry:
         return jax.vmap(self._init_seed, out_axes=self._carry_axes)(keys)
 
     def abstract_carry(self) -> Carry:
         """Shapes and dtypes of the carry (for restoring checkpoints), without allocating."""
-        return jax.eval_shape(self._init, self.seed_keys())
+        if self.mesh is None or self._in_mesh is False:
+            return jax.eval_shape(self._init, self.seed_keys())
+        return jax.eval_shape(self.init, self.seed_keys())
 
     # ----------------------------------------------------------------------------- one chunk
     def to_env_action(self, action: jax.Array) -> jax.Array:
@@ -108,7 +137,7 @@ class Trainer:
     def _learn_seed(self, state, buffer, key, step):
         """K updates of one seed, each on a fresh minibatch (uniform, or prioritised with
         importance weights, the sampled priorities then set from the new TD errors)."""
-        c, batch_size = self.config, self.config.agent.batch_size
+        c, batch_size = self.config, self._local_batch
 
         def update(carry, k):
             state, buffer = carry
@@ -125,29 +154,37 @@ class Trainer:
 
         (state, buffer), metrics = jax.lax.scan(
             update, (state, buffer), jax.random.split(key, self.updates_per_iteration))
-        return state, buffer, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+        metrics = jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+        if self._axis is not None:  # losses of the local batches -> of the global batch
+            metrics = jax.lax.pmean(metrics, self._axis)
+        return state, buffer, metrics
 
     def _pretrain_seed(self, state, buffer, key):
         data = buffer.buffer if self.config.replay.prioritized else buffer
 
         def update(state, k):
-            return self.agent.pretrain_update(
-                state, replay.sample(data, k, self.config.agent.batch_size))
+            return self.agent.pretrain_update(state, replay.sample(data, k, self._local_batch))
         return jax.lax.scan(update, state,
                             jax.random.split(key, self.config.ofenet_pretrain_steps))[0]
 
     def _iteration(self, carry: Carry, _):
-        c, seeds, n = self.config, self.config.seeds, self.num_envs
+        c, n = self.config, self.num_envs
         split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [S, 4, 2]
-        key, action_key, pretrain_key, learn_key = (split[:, i] for i in range(4))
+        key = split[:, 0]  # the carried key stays the same on every data device
+        action_key, pretrain_key, learn_key = (jax.vmap(self._per_device)(split[:, i])
+                                               for i in range(1, 4))
         t = carry.step
+        noise_scale = self._noise_scale
+        if noise_scale is not None and self._in_mesh and self._axis is not None:
+            noise_scale = jax.lax.dynamic_slice_in_dim(
+                noise_scale, jax.lax.axis_index(self._axis) * self.local_envs, self.local_envs)
 
         action = jax.lax.cond(
             t < c.random_steps,
             lambda: jax.vmap(lambda k: jax.random.uniform(
-                k, (n, self.env.action_size), minval=-1.0, maxval=1.0))(action_key),
+                k, (self.local_envs, self.env.action_size), minval=-1.0, maxval=1.0))(action_key),
             lambda: jax.vmap(
-                lambda s, o, k: self.agent.act(s, o, k, noise_scale=self._noise_scale),
+                lambda s, o, k: self.agent.act(s, o, k, noise_scale=noise_scale),
                 in_axes=(self._agent_axes, 0, 0))(carry.agent, carry.env.obs, action_key))
         env = jax.vmap(self.venv.step)(carry.env, self.to_env_action(action))
         transitions = agents.make_transition(carry.env.obs, action, env.reward, env.terminated,
@@ -172,10 +209,12 @@ class Trainer:
             agent_state, buffer)
 
         done = env.terminated | env.truncated  # [S, N]
-        out = {"learning": learning, "step": t + n, "metrics": metrics,
-               "return_sum": jnp.sum(env.completed_return, axis=1),
-               "length_sum": jnp.sum(env.completed_length, axis=1),
-               "episodes": jnp.sum(done, axis=1)}
+        episode_stats = {"return_sum": jnp.sum(env.completed_return, axis=1),
+                         "length_sum": jnp.sum(env.completed_length, axis=1),
+                         "episodes": jnp.sum(done, axis=1)}  # [S] each
+        if self._axis is not None:
+            episode_stats = jax.lax.psum(episode_stats, self._axis)
+        out = {"learning": learning, "step": t + n, "metrics": metrics, **episode_stats}
         carry = Carry(agent_state, buffer, env, key, carry.eval_key, t + n)
         return carry, out
 
@@ -189,7 +228,7 @@ class Trainer:
         episodes = jnp.sum(out["episodes"], axis=0)  # [S]
         per_episode = lambda x: jnp.where(episodes > 0,
                                           jnp.sum(x, axis=0) / jnp.maximum(episodes, 1), jnp.nan)
-        bad = jnp.zeros(out["step"].shape + (self.config.seeds,), bool)  # [I, S]
+        bad = jnp.zeros(out["episodes"].shape, bool)  # [I, S]
         for v in out["metrics"].values():
             bad = bad | ~jnp.isfinite(v)
         first_bad = jnp.min(jnp.where(bad, out["step"][:, None], jnp.iinfo(jnp.int32).max),

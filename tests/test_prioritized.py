@@ -41,7 +41,7 @@ def test_sum_tree_nodes_are_sums_of_children_after_wraparound():
 
 def test_new_items_get_the_largest_priority_so_far():
     state = _with_priorities([1.0, 5.0, 2.0, 0.5])
-    assert float(state.max_priority) == 5.0
+    assert float(state.max_priority[0]) == 5.0
     state = prioritized.add(state, _items([9]))  # overwrites slot 0
     np.testing.assert_allclose(state.tree[4:8], [5.0, 5.0, 2.0, 0.5])
 

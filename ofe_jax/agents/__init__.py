@@ -17,8 +17,12 @@ __all__ = ["Agent", "AgentState", "Transition", "make_transition", "polyak", "se
            "default_config", "validate", "make"]
 
 
-def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int) -> Agent:
-    """Builds the agent named by `config.name` after validating the config and sizes."""
+def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+         axis_name: str | None = None) -> Agent:
+    """Builds the agent named by `config.name` after validating the config and sizes.
+
+    axis_name: for data parallelism inside `shard_map`/`pmap`: the mesh axis over which the
+    batch is split; gradients and OFENet's BatchNorm statistics are averaged over it."""
     validate(config, observation_size, action_size)
     module = {"sac": sac, "td3": td3}[config.name]
-    return module.make(config, observation_size, action_size)
+    return module.make(config, observation_size, action_size, axis_name)

@@ -129,9 +129,26 @@ def td_metrics(q: jax.Array, target: jax.Array, batch: "Transition") -> dict:
 
 
 def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state: Any,
-                    grads: Params) -> tuple[Params, Any]:
+                    grads: Params, axis_name: str | None = None) -> tuple[Params, Any]:
+    """One optimiser step; with `axis_name` (data parallelism) the gradients are first averaged
+    over that axis, so every device applies the same update."""
+    if axis_name is not None:
+        grads = jax.lax.pmean(grads, axis_name)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
+
+
+def batch_normal(key: jax.Array, shape: tuple[int, ...],
+                 axis_name: str | None = None) -> jax.Array:
+    """Standard-normal noise for a batch [B, ...]. Under data parallelism (`axis_name`: each
+    of D devices holds B of a global batch of D * B) every device draws the global batch's noise
+    and keeps its own slice, so D devices see exactly the noise one device would."""
+    if axis_name is None:
+        return jax.random.normal(key, shape)
+    devices = jax.lax.psum(1, axis_name)
+    full = jax.random.normal(key, (devices * shape[0], *shape[1:]))
+    return jax.lax.dynamic_slice_in_dim(full, jax.lax.axis_index(axis_name) * shape[0],
+                                        shape[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,14 +177,16 @@ class Encoder:
         return self.ofenet.apply(self._variables(state), obs, action, method=OFENet.phi_oa)
 
 
-def make_ofenet(config: ml_collections.ConfigDict, observation_size: int) -> OFENet | None:
+def make_ofenet(config: ml_collections.ConfigDict, observation_size: int,
+                axis_name: str | None = None) -> OFENet | None:
     if not config.ofenet.enabled:
         return None
     target_dim = config.ofenet.target_dim if config.ofenet.target_dim > 0 else observation_size
     return OFENet(target_dim=target_dim, total_units=config.ofenet.total_units,
                   layers=config.ofenet.layers, activation=config.ofenet.activation,
                   batch_norm_momentum=config.ofenet.batch_norm_momentum,
-                  batch_norm_epsilon=config.ofenet.batch_norm_epsilon)
+                  batch_norm_epsilon=config.ofenet.batch_norm_epsilon,
+                  batch_norm_axis_name=axis_name)
 
 
 def ofenet_loss(ofenet: OFENet, params: Params, batch_stats: Any,
@@ -181,7 +200,8 @@ def ofenet_loss(ofenet: OFENet, params: Params, batch_stats: Any,
 
 
 def assemble(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-             encoder: Encoder, init_rl: Callable, rl_update: Callable, act: Callable) -> Agent:
+             encoder: Encoder, init_rl: Callable, rl_update: Callable, act: Callable,
+             axis_name: str | None = None) -> Agent:
     """Wraps an algorithm's RL parts with OFENet and the shared update plumbing.
 
     init_rl(key, state) -> state with the RL fields filled (OFENet fields already set).
@@ -206,7 +226,7 @@ def assemble(config: ml_collections.ConfigDict, observation_size: int, action_si
             lambda p: ofenet_loss(ofenet, p, state.ofenet_batch_stats, batch), has_aux=True
         )(state.ofenet_params)
         params, opt_state = apply_gradients(ofenet_tx, state.ofenet_params,
-                                            state.ofenet_opt_state, grads)
+                                            state.ofenet_opt_state, grads, axis_name)
         state = state.replace(ofenet_params=params, ofenet_batch_stats=batch_stats,
                               ofenet_opt_state=opt_state)
         return state, {"ofenet_loss": loss}

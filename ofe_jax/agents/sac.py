@@ -37,14 +37,14 @@ def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array,
     return -jnp.exp(log_alpha) * jnp.mean(jax.lax.stop_gradient(log_prob) + target_entropy)
 
 
-def make(config: ml_collections.ConfigDict, observation_size: int,
-         action_size: int) -> common.Agent:
+def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+         axis_name: str | None = None) -> common.Agent:
     net = config.network
     actor = TanhGaussianActor(action_size, net.kind, net.units, net.layers, net.activation,
                               net.layer_norm, config.log_std_min, config.log_std_max)
     critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
                             config.num_critics)
-    encoder = common.Encoder(common.make_ofenet(config, observation_size))
+    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name))
     actor_tx = optax.adam(config.actor_learning_rate)
     critic_tx = optax.adam(config.critic_learning_rate)
     alpha_tx = optax.adam(config.alpha_learning_rate)
@@ -66,8 +66,10 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
             log_alpha=log_alpha, alpha_opt_state=alpha_tx.init(log_alpha))
 
     def policy_sample(state, params, obs, key):
+        """Reparameterised sample for a training batch (noise consistent across devices)."""
         mean, log_std = actor.apply({"params": params}, encoder.obs(state, obs))
-        return tanh_gaussian_sample(mean, log_std, key)
+        return tanh_gaussian_sample(mean, log_std, key,
+                                    common.batch_normal(key, mean.shape, axis_name))
 
     def rl_update(state: AgentState, batch: Transition) -> tuple[AgentState, common.Metrics]:
         key, next_action_key, action_key = jax.random.split(state.key, 3)
@@ -89,7 +91,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         (q_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
             state.critic_params)
         critic_params, critic_opt_state = common.apply_gradients(
-            critic_tx, state.critic_params, state.critic_opt_state, critic_grads)
+            critic_tx, state.critic_params, state.critic_opt_state, critic_grads, axis_name)
 
         # Actor: reparameterised, through phi_oa w.r.t. the action when OFENet is on.
         def actor_loss_fn(params):
@@ -101,13 +103,13 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         (pi_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
             state.actor_params)
         actor_params, actor_opt_state = common.apply_gradients(
-            actor_tx, state.actor_params, state.actor_opt_state, actor_grads)
+            actor_tx, state.actor_params, state.actor_opt_state, actor_grads, axis_name)
 
         # Temperature.
         alpha_loss, alpha_grad = jax.value_and_grad(temperature_loss)(
             state.log_alpha, log_prob, target_entropy)
         log_alpha, alpha_opt_state = common.apply_gradients(
-            alpha_tx, state.log_alpha, state.alpha_opt_state, alpha_grad)
+            alpha_tx, state.log_alpha, state.alpha_opt_state, alpha_grad, axis_name)
 
         state = state.replace(
             actor_params=actor_params, critic_params=critic_params,
@@ -132,4 +134,4 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         return tanh_gaussian_sample(mean, log_std, key)[0]
 
     return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
-                           act)
+                           act, axis_name)

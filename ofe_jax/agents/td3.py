@@ -35,14 +35,14 @@ def actor_loss(q: jax.Array) -> jax.Array:
     return -jnp.mean(q[0])
 
 
-def make(config: ml_collections.ConfigDict, observation_size: int,
-         action_size: int) -> common.Agent:
+def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+         axis_name: str | None = None) -> common.Agent:
     net = config.network
     actor = DeterministicActor(action_size, net.kind, net.units, net.layers, net.activation,
                                net.layer_norm)
     critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
                             config.num_critics)
-    encoder = common.Encoder(common.make_ofenet(config, observation_size))
+    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name))
     actor_tx = optax.adam(config.actor_learning_rate)
     critic_tx = optax.adam(config.critic_learning_rate)
 
@@ -70,7 +70,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
 
         pi_loss, grads = jax.value_and_grad(actor_loss_fn)(state.actor_params)
         actor_params, actor_opt_state = common.apply_gradients(
-            actor_tx, state.actor_params, state.actor_opt_state, grads)
+            actor_tx, state.actor_params, state.actor_opt_state, grads, axis_name)
         state = state.replace(
             actor_params=actor_params, actor_opt_state=actor_opt_state,
             target_actor_params=common.polyak(state.target_actor_params, actor_params,
@@ -83,7 +83,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         key, noise_key = jax.random.split(state.key)
 
         # Critic: clipped double-Q with target policy smoothing.
-        noise = jax.random.normal(noise_key, batch.action.shape)
+        noise = common.batch_normal(noise_key, batch.action.shape, axis_name)
         next_action = smoothed_target_action(
             policy(state, state.target_actor_params, batch.next_obs), noise,
             config.target_noise, config.target_noise_clip)
@@ -99,7 +99,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
 
         (q_loss, q), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic_params)
         critic_params, critic_opt_state = common.apply_gradients(
-            critic_tx, state.critic_params, state.critic_opt_state, grads)
+            critic_tx, state.critic_params, state.critic_opt_state, grads, axis_name)
         state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state,
                               key=key)
 
@@ -122,4 +122,4 @@ def make(config: ml_collections.ConfigDict, observation_size: int,
         return jnp.clip(action + sigma * jax.random.normal(key, action.shape), -1.0, 1.0)
 
     return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
-                           act)
+                           act, axis_name)

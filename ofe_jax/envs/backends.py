@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 from typing import Any
 
 import flax.struct
@@ -86,6 +87,9 @@ class MujocoBackend:
         self.num_threads = int(num_threads or min(os.cpu_count() or 1, 8))
         self._pool = None  # created lazily: thread pools do not pickle / fork well
         self._datas: list[mujoco.MjData] = []
+        # With several XLA devices (a sharded mesh on CPU) callbacks can arrive concurrently
+        # from different threads; they share the MjData scratch space, so one runs at a time.
+        self._call_lock = threading.Lock()
 
     # ---- host side -------------------------------------------------------------------------
     def _ensure_datas(self, count: int) -> list[mujoco.MjData]:
@@ -95,6 +99,10 @@ class MujocoBackend:
 
     def _run(self, batch: int, work) -> None:
         """Calls ``work(data, indices)`` over ``range(batch)``, chunked over threads if large."""
+        with self._call_lock:
+            self._run_locked(batch, work)
+
+    def _run_locked(self, batch: int, work) -> None:
         if batch < THREAD_MIN_BATCH or self.num_threads <= 1:
             work(self._ensure_datas(1)[0], range(batch))
             return

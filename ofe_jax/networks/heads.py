@@ -89,15 +89,16 @@ class EnsembleCritic(nn.Module):
 _LOG_2 = 0.6931471805599453
 
 
-def tanh_gaussian_sample(mean: jax.Array, log_std: jax.Array,
-                         key: jax.Array) -> tuple[jax.Array, jax.Array]:
+def tanh_gaussian_sample(mean: jax.Array, log_std: jax.Array, key: jax.Array,
+                         noise: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """Reparameterised a = tanh(mean + std * eps) and its log-density.
 
     log pi(a|s) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2)]  (Haarnoja et al. 2018,
     Appendix C, Eq. 21), with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) for stability.
+    `noise` (standard normal, shaped like mean) replaces the draw from `key` when given.
     Returns action [..., A] and log_prob [...].
     """
-    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    eps = jax.random.normal(key, mean.shape, mean.dtype) if noise is None else noise
     u = mean + jnp.exp(log_std) * eps
     gaussian = -0.5 * eps**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
     log_det = 2.0 * (_LOG_2 - u - jax.nn.softplus(-2.0 * u))

@@ -2,7 +2,8 @@
 
 phi_o  = `layers` DenseNet blocks on the observation o.
 phi_oa = `layers` DenseNet blocks on concat(phi_o(o), a).
-Block: h = act(BN(Dense(growth)(x))); out = concat(x, h), with growth = total_units // layers.
+Block: h = act(BN(Dense(growth)(x))); out = concat(x, h), with growth = total_units // layers
+(the Dense has no bias: BatchNorm's offset makes it redundant).
 A linear head on phi_oa predicts the next observation's first `target_dim` entries (the auxiliary
 task; `target_dim` leaves out contact-force dimensions on Ant and Humanoid).
 
@@ -32,12 +33,15 @@ class DenseBlock(nn.Module):
     activation: str
     momentum: float
     epsilon: float
+    axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        h = nn.Dense(self.growth)(x)
+        # No bias: BatchNorm removes the mean, so a bias here has an exactly-zero gradient
+        # (Adam would only amplify its rounding noise); BN's own offset plays its role.
+        h = nn.Dense(self.growth, use_bias=False)(x)
         h = nn.BatchNorm(use_running_average=not train, momentum=self.momentum,
-                         epsilon=self.epsilon)(h)
+                         epsilon=self.epsilon, axis_name=self.axis_name)(h)
         return jnp.concatenate([x, activation_fn(self.activation)(h)], axis=-1)
 
 
@@ -54,11 +58,12 @@ class OFENet(nn.Module):
     activation: str = "swish"
     batch_norm_momentum: float = 0.99
     batch_norm_epsilon: float = 1e-3
+    batch_norm_axis_name: str | None = None  # data-parallel axis: statistics over all devices
 
     def setup(self):
         growth = self.total_units // self.layers
         block = lambda: DenseBlock(growth, self.activation, self.batch_norm_momentum,
-                                   self.batch_norm_epsilon)
+                                   self.batch_norm_epsilon, self.batch_norm_axis_name)
         self.obs_blocks = [block() for _ in range(self.layers)]
         self.obs_action_blocks = [block() for _ in range(self.layers)]
         self.head = nn.Dense(self.target_dim)
