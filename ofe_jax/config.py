@@ -9,6 +9,17 @@ OBS_DTYPES = ("float32", "bfloat16", "float16")
 BACKENDS = ("auto", "mjx", "mujoco", "warp")
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested config dicts as dotted field names."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _positive_int(field: str, value, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{field} must be an int >= {minimum}, got {value!r}")

@@ -13,6 +13,7 @@ import numpy as np
 
 from ofe_jax import parallel, plotting
 from ofe_jax.checkpoint import Checkpointer
+from ofe_jax.config import flatten
 from ofe_jax.logging import RunLogger
 from ofe_jax.train import Trainer
 
@@ -22,16 +23,6 @@ RESUMABLE_CHANGES = ("total_steps",)
 
 class RunError(RuntimeError):
     """A problem with the workdir or the run, reported to the user as one line."""
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
@@ -54,7 +45,7 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
         except (OSError, ValueError) as e:
             raise RunError(f"{path} is unreadable ({e}); move it away or use another "
                            f"--workdir") from e
-        a, b = _flat(saved), _flat(current)
+        a, b = flatten(saved), flatten(current)
         differ = sorted(k for k in a.keys() | b.keys()
                         if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
         if differ:

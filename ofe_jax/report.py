@@ -40,6 +40,7 @@ import sys
 import numpy as np
 
 from ofe_jax import plotting
+from ofe_jax.config import flatten
 from ofe_jax.plotting import plt
 
 # Reference numbers. ---------------------------------------------------------------------------
@@ -145,16 +146,6 @@ def summarize(values, iqm_convention: str = "fractional", seed: int = BOOTSTRAP_
 
 # Loading runs. --------------------------------------------------------------------------------
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def variant_label(agent: dict) -> str:
     """"ojk21", "baseline" or a descriptive name of the network (see the module docstring)."""
     network, ofenet = agent["network"], agent.get("ofenet", {})
@@ -254,7 +245,7 @@ def expand_runs(patterns: list[str]) -> list[str]:
 def _setting(config: dict) -> dict:
     """The config fields that split groups (everything not in NOT_SPLITTING; OFENet fields only
     where OFENet is enabled)."""
-    flat = _flat(config)
+    flat = flatten(config)
     ofenet_on = bool(flat.get("agent.ofenet.enabled", False))
     return {k: v for k, v in flat.items()
             if k not in NOT_SPLITTING

@@ -30,6 +30,14 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
+def _hidden(x: jax.Array, units: int, activation: str, layer_norm: bool) -> jax.Array:
+    """act([LayerNorm](Dense(units)(x))), inside the calling module's compact scope."""
+    h = nn.Dense(units)(x)
+    if layer_norm:
+        h = nn.LayerNorm()(h)
+    return activation_fn(activation)(h)
+
+
 class MLP(nn.Module):
     """`layers` x Dense(units) -> [LayerNorm] -> activation. Output: [..., units]."""
 
@@ -40,12 +48,8 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        act = activation_fn(self.activation)
         for _ in range(self.layers):
-            x = nn.Dense(self.units)(x)
-            if self.layer_norm:
-                x = nn.LayerNorm()(x)
-            x = act(x)
+            x = _hidden(x, self.units, self.activation, self.layer_norm)
         return x
 
 
@@ -62,12 +66,9 @@ class DenseMLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        act = activation_fn(self.activation)
         for _ in range(self.layers):
-            h = nn.Dense(self.units)(x)
-            if self.layer_norm:
-                h = nn.LayerNorm()(h)
-            x = jnp.concatenate([x, act(h)], axis=-1)
+            x = jnp.concatenate([x, _hidden(x, self.units, self.activation, self.layer_norm)],
+                                axis=-1)
         return x
 
 
