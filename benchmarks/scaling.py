@@ -597,6 +597,503 @@ def plot_updates(section: dict, path: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# Part "envs": full training-loop throughput vs env.num_envs (and vs data devices)
+
+ENV_COUNTS = {"cpu": (1, 4, 16, 64, 256), "accelerator": (1, 4, 16, 64, 256, 1024, 4096)}
+# chunk_seconds: target duration of one learning chunk (sets log_every); learn_chunks: timed
+# learning chunks; random_seconds: target timed span of the random phase; the two guesses size
+# the first row's chunks (later rows use the rates measured in the row before).
+ENVS_DEFAULTS = {"cpu": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 1.5,
+                         "updates_per_s_guess": 120.0, "random_steps_per_s_guess": 1000.0},
+                 "accelerator": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 2.0,
+                                 "updates_per_s_guess": 1000.0,
+                                 "random_steps_per_s_guess": 1000.0}}
+MAX_RANDOM_CHUNKS = 200
+EPISODE_KEYS = ("episode_return", "episode_length", "episodes", "nonfinite_step",
+                "params_finite")
+CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "configs", "default.py")
+
+
+def default_train_config() -> ml_collections.ConfigDict:
+    """configs/default.py's get_config() (SAC, MLP 256x2, Hopper-v5, 1M replay), loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_ofe_default_config", CONFIG_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def envs_config(num_envs: int, iterations: int, random_chunks: int, learn_chunks: int,
+                backend: str, updates_per_step: float,
+                data_devices: int = 1) -> ml_collections.ConfigDict:
+    """The default config with num_envs envs, chunks of `iterations` iterations, and the random
+    phase ending exactly after 1 (warm-up) + random_chunks chunks."""
+    c = default_train_config()
+    c.env.num_envs = num_envs
+    c.env.backend = backend
+    c.updates_per_step = updates_per_step
+    c.parallel.data_devices = data_devices
+    c.log_every = num_envs * iterations
+    c.random_steps = c.log_every * (1 + random_chunks)
+    c.total_steps = c.log_every * (1 + random_chunks + learn_chunks)
+    return c
+
+
+def _chunk_plan(num_envs: int, updates_per_step: float, updates_per_s: float,
+                random_steps_per_s: float, chunk_seconds: float,
+                random_seconds: float) -> tuple[int, int, int]:
+    """(iterations per chunk, updates per iteration, random-phase chunks) from rate guesses."""
+    k = max(1, round(num_envs * updates_per_step))
+    iterations = max(1, round(chunk_seconds * updates_per_s / k))
+    steps = num_envs * iterations
+    random_chunks = min(MAX_RANDOM_CHUNKS,
+                        max(3, math.ceil(random_seconds * random_steps_per_s / steps)))
+    return iterations, k, random_chunks
+
+
+def measure_training(config: ml_collections.ConfigDict, random_chunks: int,
+                     learn_chunks: int) -> dict:
+    """Trainer(config): init, compile run_chunk, one warm-up chunk (random phase), then
+    `random_chunks` timed random-phase chunks and `learn_chunks` timed learning chunks."""
+    from ofe_jax.train import Trainer
+
+    start = time.perf_counter()
+    trainer = Trainer(config)
+    carry = jax.block_until_ready(trainer.init(trainer.seed_keys()))
+    init_s = time.perf_counter() - start
+    t = time.perf_counter()
+    run = trainer.run_chunk.lower(carry).compile()
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    carry, metrics = jax.block_until_ready(run(carry))
+    warmup_s = time.perf_counter() - t
+    steps = trainer.steps_per_chunk
+    out = {"backend": trainer.env.backend, "iterations_per_chunk": trainer.iterations_per_chunk,
+           "steps_per_chunk": steps, "updates_per_iteration": trainer.updates_per_iteration,
+           "log_every": config.log_every, "random_steps": config.random_steps,
+           "init_s": init_s, "compile_s": compile_s, "warmup_chunk_s": warmup_s}
+    for phase, chunks in (("random", random_chunks), ("learning", learn_chunks)):
+        times, load = [], os.getloadavg()[0]
+        cpu0 = os.times()
+        for _ in range(chunks):
+            t = time.perf_counter()
+            carry, metrics = jax.block_until_ready(run(carry))
+            times.append(time.perf_counter() - t)
+        cpu1 = os.times()
+        wall = sum(times)
+        cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        agent_metrics = [np.asarray(v) for k, v in metrics.items() if k not in EPISODE_KEYS]
+        out[phase] = {
+            "chunks": chunks, "env_steps": chunks * steps, "seconds": wall,
+            "env_steps_per_s": chunks * steps / wall,
+            "median_chunk_env_steps_per_s": steps / statistics.median(times),
+            "chunk_s": [round(x, 4) for x in times],
+            # Agent losses are NaN in a chunk without updates: False in the random phase and
+            # True in the learning phase show that each phase ran what it should.
+            "updates_ran_in_last_chunk": bool(agent_metrics) and all(
+                bool(np.all(np.isfinite(m))) for m in agent_metrics),
+            "load_1min": round(load, 2),
+            "cpu_share": cpu_s / wall / usable_cores() if wall > 0 else None,
+        }
+    out["final_step"] = int(carry.step)
+    del carry, run, trainer
+    return out
+
+
+def _envs_row(num_envs: int, args, plan: tuple, data_devices: int = 1) -> dict:
+    iterations, _, random_chunks = plan
+    row = {"num_envs": num_envs, "data_devices": data_devices,
+           "updates_per_step": args.updates_per_step}
+    try:
+        config = envs_config(num_envs, iterations, random_chunks, args.learn_chunks,
+                             args.backend, args.updates_per_step, data_devices)
+        result = measure_training(config, random_chunks, args.learn_chunks)
+    except Exception as error:  # noqa: BLE001 -- one bad row (memory, backend) must not lose the others
+        row.update({"status": f"error: {type(error).__name__}: {error}"[:500]})
+        return row
+    learning = result["learning"]
+    row.update({"status": "measured",
+                "random_env_steps_per_s": result["random"]["env_steps_per_s"],
+                "learning_env_steps_per_s": learning["env_steps_per_s"],
+                # As asked: env-steps/s x updates_per_step; and the updates actually run
+                # (round(num_envs x updates_per_step), at least 1, per iteration).
+                "updates_per_s": learning["env_steps_per_s"] * args.updates_per_step,
+                "actual_updates_per_s": (learning["env_steps_per_s"] / num_envs
+                                         * result["updates_per_iteration"]),
+                **result})
+    return row
+
+
+def _envs_line(row: dict) -> str:
+    head = f"num_envs {row['num_envs']:5d} data_devices {row['data_devices']}: "
+    if row["status"] != "measured":
+        return head + row["status"]
+    return (head + f"random {row['random_env_steps_per_s']:10.1f} steps/s  learning "
+            f"{row['learning_env_steps_per_s']:8.1f} steps/s {row['updates_per_s']:8.1f} upd/s"
+            f"  (chunk {row['steps_per_chunk']} steps, compile {row['compile_s']:.1f} s, "
+            f"learning chunks {row['learning']['chunk_s']} s, load "
+            f"{row['learning']['load_1min']}, backend {row['backend']})")
+
+
+def run_envs(args, argv: list[str]) -> dict:
+    device = jax.devices()[0]
+    kind = "cpu" if device.platform == "cpu" else "accelerator"
+    defaults = ENVS_DEFAULTS[kind]
+    for name in ("chunk_seconds", "learn_chunks", "random_seconds"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    counts = args.num_envs or ENV_COUNTS[kind]
+    section = part_header("envs", argv)
+    base = default_train_config()
+    section.update({
+        "what": "full training-loop throughput (Trainer.run_chunk) vs env.num_envs",
+        "config": {"file": "configs/default.py", "env": base.env.name,
+                   "agent": base.agent.name,
+                   "network": f"{base.agent.network.kind} {base.agent.network.units}x"
+                              f"{base.agent.network.layers}",
+                   "ofenet": bool(base.agent.ofenet.enabled),
+                   "batch_size": base.agent.batch_size, "replay_capacity": base.replay.capacity,
+                   "prioritized": bool(base.replay.prioritized), "seeds": base.seeds,
+                   "backend_requested": args.backend,
+                   "updates_per_step": args.updates_per_step},
+        "num_envs": list(counts), "chunk_seconds": args.chunk_seconds,
+        "learn_chunks": args.learn_chunks, "random_seconds": args.random_seconds,
+        "method": ("One Trainer per row, configs/default.py with env.num_envs = N, "
+                   "log_every = N x iterations (iterations chosen from the updates/s measured "
+                   "in the row before, so one learning chunk takes about chunk_seconds), and "
+                   "random_steps = log_every x (1 + random_chunks): the first chunk (compiled "
+                   "ahead with run_chunk.lower().compile(), then run once as warm-up; both "
+                   "excluded) and random_chunks timed chunks are random phase (uniform actions,"
+                   " env step + replay add, no updates), the next learn_chunks timed chunks "
+                   "are all learning (policy actions, env step, replay add, "
+                   "round(N x updates_per_step) SAC updates per iteration). Both phases thus "
+                   "run the same compiled program (lax.cond on the step), as in a real run. "
+                   "env_steps_per_s = timed env steps / timed seconds of the phase; "
+                   "updates_per_s = learning env_steps_per_s x updates_per_step. In the "
+                   "learning chunks the replay holds only the random-phase transitions plus "
+                   "those added since (not 1M): sampling gathers from a small, cache-warm "
+                   "region."),
+    })
+    load_before, cpu_start, start = os.getloadavg(), os.times(), time.perf_counter()
+    print(f"# envs: {device.device_kind} ({device.platform}), num_envs {list(counts)}, backend "
+          f"{args.backend}, updates_per_step {args.updates_per_step}; load average "
+          f"{load_before[0]:.2f}", flush=True)
+    ups_guess = args.updates_per_s_guess or defaults["updates_per_s_guess"]
+    random_guess = defaults["random_steps_per_s_guess"]
+    rows = []
+    for n in counts:
+        plan = _chunk_plan(n, args.updates_per_step, ups_guess, random_guess,
+                           args.chunk_seconds, args.random_seconds)
+        row = _envs_row(n, args, plan)
+        if row["status"] == "measured":
+            ups_guess = row["actual_updates_per_s"]
+            random_guess = row["random_env_steps_per_s"]
+        rows.append(row)
+        print(_envs_line(row), flush=True)
+    section["rows"] = rows
+
+    count = jax.device_count()
+    data_envs = args.data_envs or max(counts)
+    if count <= 1:
+        section["data_devices"] = {
+            "status": "single device",
+            "device_count": count,
+            "note": "jax.device_count() == 1: env-steps/s vs parallel.data_devices not run."}
+    else:
+        sweep = []
+        base_batch = base.agent.batch_size
+        for d in range(1, count + 1):
+            if data_envs % d or base_batch % d or base.replay.capacity % d:
+                sweep.append({"num_envs": data_envs, "data_devices": d,
+                              "status": f"skipped: {d} does not divide num_envs {data_envs}, "
+                                        f"batch {base_batch} or capacity "
+                                        f"{base.replay.capacity}"})
+                print(_envs_line(sweep[-1]), flush=True)
+                continue
+            plan = _chunk_plan(data_envs, args.updates_per_step, ups_guess, random_guess,
+                               args.chunk_seconds, args.random_seconds)
+            sweep.append(_envs_row(data_envs, args, plan, data_devices=d))
+            print(_envs_line(sweep[-1]), flush=True)
+        section["data_devices"] = {"status": "measured", "device_count": count,
+                                   "num_envs": data_envs, "rows": sweep}
+    cpu_end = os.times()
+    section.update(load_note(load_before, os.getloadavg(), time.perf_counter() - start,
+                             (cpu_end.user + cpu_end.system) - (cpu_start.user
+                                                                + cpu_start.system)))
+    print(envs_table(section))
+    return section
+
+
+def envs_table(section: dict) -> str:
+    cols = ("num_envs", "data_dev", "random steps/s", "learning steps/s", "updates/s",
+            "steps/chunk", "learn chunk s", "compile s", "load", "status")
+    lines = [cols]
+    rows = list(section["rows"])
+    if section.get("data_devices", {}).get("rows"):
+        rows += section["data_devices"]["rows"]
+    for r in rows:
+        ok = r["status"] == "measured"
+        lines.append((
+            str(r["num_envs"]), str(r["data_devices"]),
+            f"{r['random_env_steps_per_s']:,.0f}" if ok else "-",
+            f"{r['learning_env_steps_per_s']:,.1f}" if ok else "-",
+            f"{r['updates_per_s']:,.1f}" if ok else "-",
+            str(r["steps_per_chunk"]) if ok else "-",
+            f"{statistics.median(r['learning']['chunk_s']):.2f}" if ok else "-",
+            f"{r['compile_s']:.1f}" if ok else "-",
+            f"{r['learning']['load_1min']:.2f}" if ok else "-", r["status"][:60]))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
+    fmt = lambda line: "  ".join(c.ljust(w) if i == len(cols) - 1 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(line, widths)))
+    out = [fmt(lines[0]), "  ".join("-" * w for w in widths)]
+    if section.get("data_devices", {}).get("status") == "single device":
+        lines.append(("data_devices sweep: single device (skipped)",))
+        return "\n".join(out + [fmt(line) for line in lines[1:-1]]
+                         + ["data_devices sweep: single device, skipped"])
+    return "\n".join(out + [fmt(line) for line in lines[1:]])
+
+
+def plot_envs(section: dict, path: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in section["rows"] if r["status"] == "measured"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    n = [r["num_envs"] for r in rows]
+    ax.plot(n, [r["random_env_steps_per_s"] for r in rows], "o-", label="env-steps/s, random")
+    ax.plot(n, [r["learning_env_steps_per_s"] for r in rows], "s-",
+            label="env-steps/s, learning")
+    ax.plot(n, [r["updates_per_s"] for r in rows], "^--", label="updates/s, learning")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(n, [str(x) for x in n])
+    ax.set_xlabel("env.num_envs")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    cfg = section["config"]
+    ax.set_title(f"{cfg['agent'].upper()} {cfg['network']}, {cfg['env']}, updates_per_step "
+                 f"{cfg['updates_per_step']} -- {section['device']}, jax "
+                 f"{section['versions']['jax']}\nload {section['load_average_before'][0]:.1f} "
+                 f"before, {section['load_average_after'][0]:.1f} after, "
+                 f"{section['usable_cores']} cores", fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Part "per": prioritised sample + priority update vs a uniform sample
+
+PER_CAPACITIES = (1_000_000, 100_000)
+PER_OBS, PER_ACTION = 17, 6  # HalfCheetah-v5
+PER_ALPHA, PER_EPS, PER_BETA = 0.6, 1e-6, 0.4
+FILL_CHUNK = 100_000
+
+
+def _per_buffers(capacity: int, rng: np.random.Generator):
+    """A full uniform buffer and a full prioritised buffer of `capacity` random transitions
+    (filled with their own `add`, jitted and donated, FILL_CHUNK at a time), the prioritised
+    one then given random priorities (|N(0, 1)| TD errors) through its own `update`."""
+    from ofe_jax import prioritized, replay
+
+    example = agents.Transition(jnp.zeros((PER_OBS,)), jnp.zeros((PER_ACTION,)), jnp.zeros(()),
+                                jnp.zeros(()), jnp.zeros((PER_OBS,)))
+    uniform = replay.init(capacity, example)
+    per = prioritized.init(capacity, example)
+    add_u = jax.jit(replay.add, donate_argnums=0)
+    add_p = jax.jit(prioritized.add, donate_argnums=0)
+    set_p = jax.jit(prioritized.update, donate_argnums=0)
+    chunk = min(capacity, FILL_CHUNK)
+    for start in range(0, capacity, chunk):
+        items = agents.Transition(
+            rng.standard_normal((chunk, PER_OBS), dtype=np.float32),
+            rng.uniform(-1, 1, (chunk, PER_ACTION)).astype(np.float32),
+            rng.standard_normal((chunk,), dtype=np.float32),
+            np.full((chunk,), 0.99, np.float32),
+            rng.standard_normal((chunk, PER_OBS), dtype=np.float32))
+        items = jax.device_put(items)
+        uniform = add_u(uniform, items)
+        per = add_p(per, items)
+        index = (jnp.arange(chunk, dtype=jnp.int32) + start) % capacity
+        per = set_p(per, index, jnp.asarray(np.abs(rng.standard_normal(chunk)), jnp.float32),
+                    PER_ALPHA, PER_EPS)
+    jax.block_until_ready((uniform, per))
+    assert int(uniform.size) == capacity and int(per.buffer.size) == capacity
+    return uniform, per
+
+
+def _batch_sum(batch) -> jax.Array:
+    return sum(jnp.sum(x) for x in jax.tree.leaves(batch))
+
+
+def _time_calls(call: Callable[[], object], seconds: float, min_calls: int) -> list[float]:
+    for _ in range(3):  # warm-up
+        jax.block_until_ready(call())
+    times, start = [], time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def _per_ops(scan_ops: int):
+    """The measured functions. Per call: one op per jitted call (dispatch included). In scan:
+    `scan_ops` ops in one lax.scan (the trainer's setting), each op's batch summed into the
+    carry so that nothing is dead code; per-op time = call time / scan_ops."""
+    from ofe_jax import prioritized, replay
+
+    def per_step(state, key):
+        batch, index, weight = prioritized.sample(state, key, BATCH, PER_BETA)
+        td_abs = jnp.abs(batch.reward) * weight  # depends on the sampled items
+        return prioritized.update(state, index, td_abs, PER_ALPHA, PER_EPS), batch, weight
+
+    def uniform_scan(state, keys):
+        return jax.lax.scan(lambda acc, k: (acc + _batch_sum(replay.sample(state, k, BATCH)),
+                                            None), jnp.zeros(()), keys)[0]
+
+    def per_scan(state, keys):
+        def body(carry, k):
+            state, acc = carry
+            state, batch, weight = per_step(state, k)
+            return (state, acc + _batch_sum(batch) + jnp.sum(weight)), None
+        return jax.lax.scan(body, (state, jnp.zeros(())), keys)[0]
+
+    def per_sample_scan(state, keys):
+        def body(acc, k):
+            batch, _, weight = prioritized.sample(state, k, BATCH, PER_BETA)
+            return acc + _batch_sum(batch) + jnp.sum(weight), None
+        return jax.lax.scan(body, jnp.zeros(()), keys)[0]
+
+    return {
+        "uniform_sample": {
+            "call": jax.jit(lambda s, k: replay.sample(s, k, BATCH)), "donate": False,
+            "scan": jax.jit(uniform_scan), "scan_donate": False},
+        "per_sample_and_update": {
+            "call": jax.jit(lambda s, k: per_step(s, k)[0], donate_argnums=0), "donate": True,
+            "scan": jax.jit(per_scan, donate_argnums=0), "scan_donate": True},
+        "per_sample_only": {
+            "call": jax.jit(lambda s, k: prioritized.sample(s, k, BATCH, PER_BETA)),
+            "donate": False, "scan": jax.jit(per_sample_scan), "scan_donate": False},
+    }
+
+
+def _measure_per_op(op: dict, state, key, keys, seconds: float, scan_ops: int):
+    """(timings, the state after them) of one op of `_per_ops`; a donated op's state is
+    threaded through its calls."""
+    result, holder = {}, [state]
+    for mode, arg, min_calls, donate in (("call", key, 200, op["donate"]),
+                                         ("scan", keys, 5, op["scan_donate"])):
+        t = time.perf_counter()
+        compiled = op[mode].lower(holder[0], arg).compile()
+        result["compile_s" if mode == "call" else "scan_compile_s"] = time.perf_counter() - t
+
+        def call(compiled=compiled, arg=arg, donate=donate, mode=mode):
+            out = compiled(holder[0], arg)
+            if not donate:
+                return out
+            if mode == "scan":
+                holder[0], out = out
+                return out
+            holder[0] = out
+            return out
+
+        times = _time_calls(call, seconds, min_calls)
+        if mode == "call":
+            result["per_call_us"] = 1e6 * statistics.median(times)
+            result["per_call_calls"] = len(times)
+            result["per_call_min_us"] = 1e6 * min(times)
+        else:
+            result["in_scan_us"] = 1e6 * statistics.median(times) / scan_ops
+            result["in_scan_calls"] = len(times)
+    return result, holder[0]
+
+
+def run_per(args, argv: list[str]) -> dict:
+    capacities = args.capacities or PER_CAPACITIES
+    section = part_header("per", argv)
+    section.update({
+        "what": ("one proportional-PER sample (batch 256) + priority update vs one uniform "
+                 "replay.sample (batch 256)"),
+        "sizes": {"obs": PER_OBS, "action": PER_ACTION, "batch": BATCH,
+                  "note": "HalfCheetah-v5 sizes; float32 storage, 168 bytes per transition"},
+        "alpha": PER_ALPHA, "eps": PER_EPS, "beta": PER_BETA, "capacities": list(capacities),
+        "seconds_per_measurement": args.per_seconds, "scan_ops": args.scan_ops,
+        "method": ("Buffers filled to capacity with random transitions by their own add "
+                   f"(jitted, donated, {FILL_CHUNK} at a time); the prioritised one then gets "
+                   "priorities (|N(0,1)| + eps)^alpha on every slot via prioritized.update. "
+                   "per_call: one op per jitted call (PER: state donated, the tree updated in "
+                   "place), block_until_ready, 3 warm-up calls, then calls for "
+                   "seconds_per_measurement (>= 200); median in microseconds, including "
+                   "dispatch. in_scan: scan_ops ops in one jitted lax.scan (as in the trainer), "
+                   "each batch summed into the carry so nothing is dead code (the sum, ~10k "
+                   "adds, is in both); median call time / scan_ops. PER sample+update = "
+                   "prioritized.sample (stratified descent of the sum tree, O(B log L), plus "
+                   "one O(capacity) min over the leaves for the max-weight normalisation) and "
+                   "prioritized.update (O(B log L)) with td_abs = |reward| x weight. ratio = "
+                   "PER sample+update / uniform sample."),
+    })
+    load_before, cpu_start, start = os.getloadavg(), os.times(), time.perf_counter()
+    print(f"# per: {jax.devices()[0].device_kind}, capacities {list(capacities)}, batch {BATCH};"
+          f" load average {load_before[0]:.2f}", flush=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for capacity in capacities:
+        t = time.perf_counter()
+        uniform, per = _per_buffers(capacity, rng)
+        row = {"capacity": capacity, "fill_s": time.perf_counter() - t,
+               "load_1min": round(os.getloadavg()[0], 2)}
+        keys = jax.random.split(jax.random.PRNGKey(1), args.scan_ops)
+        key = jax.random.PRNGKey(2)
+        for name, op in _per_ops(args.scan_ops).items():
+            is_per = name.startswith("per")
+            result, state = _measure_per_op(op, per if is_per else uniform, key, keys,
+                                            args.per_seconds, args.scan_ops)
+            if is_per:
+                per = state  # the donated ops return the (updated) prioritised state
+            row[name] = result
+            print(f"capacity {capacity:8d} {name:22s}: per call {result['per_call_us']:9.1f} us"
+                  f"  in scan {result['in_scan_us']:9.1f} us  (load "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
+        u, p = row["uniform_sample"], row["per_sample_and_update"]
+        row["ratio_per_call"] = p["per_call_us"] / u["per_call_us"]
+        row["ratio_in_scan"] = p["in_scan_us"] / u["in_scan_us"]
+        row["tree_bytes"] = int(per.tree.size * per.tree.dtype.itemsize)
+        row["buffer_bytes"] = int(sum(x.size * x.dtype.itemsize
+                                      for x in jax.tree.leaves(uniform.data)))
+        rows.append(row)
+        del uniform, per
+    section["rows"] = rows
+    cpu_end = os.times()
+    section.update(load_note(load_before, os.getloadavg(), time.perf_counter() - start,
+                             (cpu_end.user + cpu_end.system) - (cpu_start.user
+                                                                + cpu_start.system)))
+    print(per_table(section))
+    return section
+
+
+def per_table(section: dict) -> str:
+    cols = ("capacity", "mode", "uniform us", "PER smp+upd us", "PER smp only us", "ratio")
+    lines = [cols]
+    for r in section["rows"]:
+        for mode, key in (("per call", "per_call_us"), ("in scan", "in_scan_us")):
+            lines.append((f"{r['capacity']:,}", mode, f"{r['uniform_sample'][key]:.1f}",
+                          f"{r['per_sample_and_update'][key]:.1f}",
+                          f"{r['per_sample_only'][key]:.1f}",
+                          f"{r['ratio_' + key.removesuffix('_us')]:.1f}x"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
+    fmt = lambda line: "  ".join(c.rjust(w) for c, w in zip(line, widths))
+    return "\n".join([fmt(lines[0]), "  ".join("-" * w for w in widths)]
+                     + [fmt(line) for line in lines[1:]])
+
+
+# ----------------------------------------------------------------------------------------------
 # Parts registry and command line
 
 
@@ -609,7 +1106,9 @@ class Part:
 
 PARTS = {
     "updates": Part(run_updates, plot_updates, "scaling.png"),
-    # Further parts (e.g. env steps/s vs num_envs) register here.
+    # No default plot file for these two: pass --plot PATH for the envs plot.
+    "envs": Part(run_envs, plot_envs, None),
+    "per": Part(run_per, None, None),
 }
 
 
@@ -631,6 +1130,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     updates.add_argument("--max-cell-seconds", type=float, default=None,
                          help="skip cells estimated to take longer (default: 60 on CPU, 300 "
                               "on accelerators)")
+    envs = parser.add_argument_group("--part envs")
+    envs.add_argument("--num-envs", nargs="*", type=int,
+                      help=f"env.num_envs values (default {list(ENV_COUNTS['cpu'])} on CPU, "
+                           f"{list(ENV_COUNTS['accelerator'])} on accelerators)")
+    envs.add_argument("--backend", default="auto", choices=("auto", "mjx", "mujoco", "warp"),
+                      help="env.backend (default auto: mjx on GPU/TPU, C MuJoCo on CPU)")
+    envs.add_argument("--updates-per-step", type=float, default=1.0,
+                      help="updates_per_step (default 1.0)")
+    envs.add_argument("--chunk-seconds", type=float, default=None,
+                      help="target duration of one learning chunk (default 2)")
+    envs.add_argument("--learn-chunks", type=int, default=None,
+                      help="timed learning chunks per row (default 3)")
+    envs.add_argument("--random-seconds", type=float, default=None,
+                      help="target timed span of the random phase per row (default 1.5 on "
+                           "CPU, 2 on accelerators)")
+    envs.add_argument("--updates-per-s-guess", type=float, default=None,
+                      help="updates/s guess sizing the first row's chunks (default 120 on "
+                           "CPU, 1000 on accelerators; later rows use the measured rate)")
+    envs.add_argument("--data-envs", type=int, default=None,
+                      help="num_envs of the data_devices sweep (only with > 1 device; "
+                           "default: the largest --num-envs)")
+    per = parser.add_argument_group("--part per")
+    per.add_argument("--capacities", nargs="*", type=int,
+                     help=f"replay capacities (default {list(PER_CAPACITIES)})")
+    per.add_argument("--per-seconds", type=float, default=2.0,
+                     help="timed span of each measurement (default 2)")
+    per.add_argument("--scan-ops", type=int, default=100,
+                     help="ops per jitted lax.scan call for the in-scan figures (default 100)")
 
 
 def write_section(path: str, name: str, section: dict) -> None:
