@@ -147,10 +147,6 @@ class MujocoBackend:
         self._run(qpos.shape[0], work)
         return self._pack(lead, states, fields)
 
-    def host_step_and_reset(self, state_bits, ctrl, qpos, qvel):
-        """host_step and host_init of the same batch in one call."""
-        return self.host_step(state_bits, ctrl), self.host_init(qpos, qvel)
-
     def host_step(self, state_bits: np.ndarray, ctrl: np.ndarray):
         """[..., 2S] uint32, [..., nu] -> (uint32 state bits, fields) after frame_skip substeps."""
         lead = np.shape(state_bits)[:-1]
@@ -192,14 +188,6 @@ class MujocoBackend:
             self.host_step, self._result_shapes(), physics.state, ctrl,
             vmap_method="broadcast_all")
         return MujocoPhysics(state, fields)
-
-    def step_and_reset(self, physics: MujocoPhysics, ctrl, qpos, qvel):
-        """(step(physics, ctrl), init(qpos, qvel)) in one host callback."""
-        (state, fields), (fresh_state, fresh_fields) = jax.pure_callback(
-            self.host_step_and_reset, (self._result_shapes(), self._result_shapes()),
-            physics.state, ctrl, jnp.asarray(qpos, jnp.float32), jnp.asarray(qvel, jnp.float32),
-            vmap_method="broadcast_all")
-        return MujocoPhysics(state, fields), MujocoPhysics(fresh_state, fresh_fields)
 
     def fields(self, physics: MujocoPhysics) -> dict[str, jax.Array]:
         return physics.fields
@@ -263,9 +251,6 @@ class MjxBackend:
         # does not (Gymnasium's first Ant/Humanoid observation shows the noisy, unnormalised
         # quaternion). Keep the given qpos; integration normalises it at the first step in both.
         return data.replace(qpos=qpos)
-
-    def step_and_reset(self, data, ctrl, qpos, qvel):
-        return self.step(data, ctrl), self.init(qpos, qvel)
 
     def step(self, data, ctrl):
         mjx = self._mjx

@@ -82,27 +82,13 @@ class Env:
                              f"[{model.nv}], got {np.shape(qpos)} and {np.shape(qvel)}")
         return self._state(self._physics.init(qpos, qvel))
 
-    def _check_action(self, action) -> jax.Array:
+    def step(self, state: EnvState, action: jax.Array) -> EnvState:
+        """One env step: ``frame_skip`` substeps under ``ctrl = action`` [action_size]."""
         if jnp.shape(action) != (self.action_size,):
             raise ValueError(f"{self.name}: action must have shape ({self.action_size},), got "
                              f"{jnp.shape(action)} (batch with VecEnv or jax.vmap)")
-        return jnp.asarray(action, jnp.float32)
-
-    def step(self, state: EnvState, action: jax.Array) -> EnvState:
-        """One env step: ``frame_skip`` substeps under ``ctrl = action`` [action_size]."""
-        action = self._check_action(action)
-        return self._stepped(state, self._physics.step(state.physics, action), action)
-
-    def step_and_reset(self, state: EnvState, action: jax.Array,
-                       key: jax.Array) -> tuple[EnvState, EnvState]:
-        """(step(state, action), reset(key)) computed together: on "mujoco" in ONE host
-        callback (a callback costs more than the physics of a small env), for auto-reset."""
-        action = self._check_action(action)
-        qpos, qvel = self.task.reset_noise(key)
-        physics, fresh = self._physics.step_and_reset(state.physics, action, qpos, qvel)
-        return self._stepped(state, physics, action), self._state(fresh)
-
-    def _stepped(self, state: EnvState, physics, action: jax.Array) -> EnvState:
+        action = jnp.asarray(action, jnp.float32)
+        physics = self._physics.step(state.physics, action)
         prev = self._physics.fields(state.physics)
         fields = self._physics.fields(physics)
         reward, terminated, info = self.task.outcome(prev, fields, action)
@@ -166,19 +152,20 @@ class VecEnv:
             raise ValueError(f"{self.env.name}: VecEnv action must have shape "
                              f"({self.num_envs}, {self.action_size}), got {jnp.shape(action)}")
         action = jnp.clip(action, self.action_low, self.action_high)
-        split = jax.vmap(jax.random.split)(vs.key)  # [N, 2]
-        stepped, fresh = jax.vmap(self.env.step_and_reset)(vs.env_state, action, split[:, 1])
+        stepped = jax.vmap(self.env.step)(vs.env_state, action)
         done = stepped.terminated | stepped.truncated  # [N]
         episode_return = vs.episode_return + stepped.reward
         episode_length = vs.episode_length + 1
 
-        # The would-be reset of every env comes with the step (same keys as reset(): split, the
-        # second half resets); a lax.cond on any(done) would become a select under an outer
-        # seeds vmap and cost a second host callback per step on "mujoco".
-        pick = lambda new, old: jnp.where(
-            done.reshape(done.shape + (1,) * (new.ndim - 1)), new, old)
-        env_state = jax.tree.map(pick, fresh, stepped)
-        keys = _select_keys(done, split[:, 0], vs.key)
+        def reset_done(_):
+            fresh, next_keys = self._reset_envs(vs.key)
+            pick = lambda new, old: jnp.where(
+                done.reshape(done.shape + (1,) * (new.ndim - 1)), new, old)
+            return jax.tree.map(pick, fresh, stepped), _select_keys(done, next_keys, vs.key)
+
+        # Resets run only when some env is done (under an outer vmap both branches run).
+        env_state, keys = jax.lax.cond(jnp.any(done), reset_done,
+                                       lambda _: (stepped, vs.key), None)
         return VecEnvState(
             env_state=env_state, obs=env_state.obs, final_obs=stepped.obs,
             reward=stepped.reward, terminated=stepped.terminated, truncated=stepped.truncated,
