@@ -60,6 +60,11 @@ class Trainer:
         self.local_envs = self.num_envs // self.data_devices
         self._local_batch = config.agent.batch_size // self.data_devices
         self.venv = envs.VecEnv(self.env, self.local_envs)
+        # All (local) seeds' envs are stepped as ONE VecEnv, not vmapped over seeds: its
+        # auto-reset lax.cond(any(done)) then stays a real branch (a seeds vmap would turn it
+        # into a select that resets every env at every step: a second host callback per step).
+        self.local_seeds = config.seeds // config.parallel.seeds_devices
+        self._all_envs = envs.VecEnv(self.env, self.local_seeds * self.local_envs)
         self.agent = agents.make(config.agent, self.env.observation_size, self.env.action_size,
                                  axis_name=self._axis)
         self.iterations_per_chunk = config.log_every // self.num_envs
@@ -186,7 +191,7 @@ class Trainer:
             lambda: jax.vmap(
                 lambda s, o, k: self.agent.act(s, o, k, noise_scale=noise_scale),
                 in_axes=(self._agent_axes, 0, 0))(carry.agent, carry.env.obs, action_key))
-        env = jax.vmap(self.venv.step)(carry.env, self.to_env_action(action))
+        env = self._step_envs(carry.env, self.to_env_action(action))
         transitions = agents.make_transition(carry.env.obs, action, env.reward, env.terminated,
                                              env.final_obs, c.agent.gamma)  # [S, N, ...]
         buffer = jax.vmap(self._replay.add)(carry.buffer, transitions)
@@ -217,6 +222,13 @@ class Trainer:
         out = {"learning": learning, "step": t + n, "metrics": metrics, **episode_stats}
         carry = Carry(agent_state, buffer, env, key, carry.eval_key, t + n)
         return carry, out
+
+    def _step_envs(self, env_state: envs.VecEnvState, action: jax.Array) -> envs.VecEnvState:
+        """[S, N] envs stepped as one flat VecEnv of S * N envs (see __init__)."""
+        seeds, n = action.shape[:2]
+        flat = jax.tree.map(lambda x: x.reshape((seeds * n,) + x.shape[2:]), env_state)
+        stepped = self._all_envs.step(flat, action.reshape(seeds * n, -1))
+        return jax.tree.map(lambda x: x.reshape((seeds, n) + x.shape[1:]), stepped)
 
     def _run_chunk(self, carry: Carry) -> tuple[Carry, dict]:
         carry, out = jax.lax.scan(self._iteration, carry, None, self.iterations_per_chunk)
