@@ -65,6 +65,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
                              f"must satisfy 0 < {low} <= {high}")
     if not c.updates_per_step > 0:
         raise ValueError(f"updates_per_step must be > 0, got {c.updates_per_step!r}")
+    updates = c.env.num_envs * c.updates_per_step  # per iteration of all envs
+    if updates < 1 or abs(updates - round(updates)) > 1e-9:
+        raise ValueError(f"env.num_envs x updates_per_step = {c.env.num_envs} x "
+                         f"{c.updates_per_step} = {updates:g} must be a whole number >= 1 "
+                         f"(updates per iteration)")
     if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:
         raise ValueError("ofenet_pretrain_steps > 0 needs random_steps >= 1 (OFENet is "
                          "pretrained on the random-action data)")

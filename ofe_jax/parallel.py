@@ -52,6 +52,9 @@ def initialize(config: ml_collections.ConfigDict) -> None:
     """Multi-host start-up; a no-op for one process."""
     p = config.parallel
     if p.num_processes > 1:
+        if not p.coordinator_address:  # checked here too: this runs before validation
+            raise ValueError(f"parallel.num_processes={p.num_processes} needs "
+                             f"parallel.coordinator_address (host:port of process 0)")
         jax.distributed.initialize(coordinator_address=p.coordinator_address,
                                    num_processes=p.num_processes, process_id=p.process_id)
 

@@ -70,7 +70,7 @@ class Trainer:
         self.iterations_per_chunk = config.log_every // self.num_envs
         self.steps_per_chunk = self.iterations_per_chunk * self.num_envs
         self.num_chunks = -(-config.total_steps // self.steps_per_chunk)
-        self.updates_per_iteration = max(1, round(self.num_envs * config.updates_per_step))
+        self.updates_per_iteration = round(self.num_envs * config.updates_per_step)
         # Per-seed parts have a leading seeds axis; the env-step counter and the agents'
         # update counter are single scalars shared by all seeds (they advance in lockstep).
         self._agent_axes = agents.seeds_axes()

@@ -87,6 +87,15 @@ def test_bad_config_gives_one_error_line(flag, message, tmp_path):
     assert not workdir.exists()  # nothing written
 
 
+def test_multi_host_without_coordinator(tmp_path):
+    result = run_main(f"--workdir={tmp_path / 'run'}", "--config.parallel.num_processes=2")
+    assert result.returncode != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and "needs parallel.coordinator_address" in lines[0], \
+        result.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
+
+
 def test_unwritable_workdir(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")

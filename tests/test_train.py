@@ -122,6 +122,8 @@ def test_paper_config_rejects_bad_spec():
     ("seeds", -2, "seeds must be an int >= 1, got -2"),
     ("log_every", 1001, "log_every=1001 must be a multiple of env.num_envs=2"),
     ("replay.obs_dtype", "int8", "replay.obs_dtype must be one of"),
+    ("updates_per_step", 0.25, r"env.num_envs x updates_per_step = 2 x 0.25 = 0.5 must be a "
+                               r"whole number >= 1"),
 ])
 def test_bad_config_values(field, value, message):
     c = default.get_config()
