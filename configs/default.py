@@ -1,57 +1,7 @@
 """Default training config: SAC, MLP 256x2, Hopper-v5, the papers' schedule. Every field is
-commented; variants import this file and override a few fields."""
+commented in ofe_jax/config/defaults.py (and the agent's in ofe_jax/config/agent.py).
 
-import ml_collections
+    python -m ofe_jax.main --config=configs/default.py --config.env.name=Walker2d-v5
+"""
 
-from ofe_jax import agents
-
-
-def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0  # First seed; a run of `seeds` seeds trains seeds seed, seed+1, ..., vmapped.
-    c.seeds = 1  # Number of seeds trained at once in one compiled program (vmap).
-    c.total_steps = 1_000_000  # Env steps per seed (all envs together), rounded up to whole chunks.
-
-    c.env = ml_collections.ConfigDict()
-    c.env.name = "Hopper-v5"  # Gymnasium v5 task id (see ofe_jax.envs.NAMES).
-    c.env.num_envs = 1  # Parallel envs per seed (Ape-X-style actors); 1 = the papers' setting.
-    c.env.backend = "auto"  # "auto" (mjx on GPU/TPU, C MuJoCo on CPU) | "mjx" | "mujoco".
-    c.env.episode_length = 1000  # Time limit in steps (truncation, not termination): v5's 1000.
-
-    c.agent = agents.default_config("sac")  # See ofe_jax/agents/config.py for every field.
-
-    c.replay = ml_collections.ConfigDict()
-    c.replay.capacity = 1_000_000  # Transitions per seed (SAC/TD3 papers: 1M).
-    c.replay.obs_dtype = "float32"  # Storage of obs/next_obs: "float32" | "bfloat16" | "float16".
-    c.replay.prioritized = False  # Proportional prioritised replay (Schaul et al. 2016); off = uniform.
-    c.replay.priority_alpha = 0.6  # Priority exponent alpha (Schaul et al. 2016, proportional: 0.6).
-    c.replay.priority_beta0 = 0.4  # Importance-sampling exponent at the start, annealed to 1 (0.4).
-    c.replay.priority_eps = 1e-6  # Added to |TD error| so that no transition has zero priority.
-
-    # Ape-X-style collection (Horgan et al. 2018): each of the env.num_envs actors explores at its
-    # own level, on a geometric ladder from the max (actor 0) to the min (last actor).
-    c.exploration = ml_collections.ConfigDict()
-    c.exploration.per_actor = False  # Off = the papers' single exploration level.
-    c.exploration.td3_sigma_max = 0.4  # TD3 Gaussian sigma of actor 0, x action bound (Ape-X eps 0.4).
-    c.exploration.td3_sigma_min = 0.4**8  # Last actor: Ape-X's eps^(1 + alpha), alpha = 7.
-    c.exploration.sac_scale_max = 1.0  # SAC: multiplier of the policy's std for actor 0 (ours).
-    c.exploration.sac_scale_min = 0.1  # SAC: multiplier for the last actor (ours, not a paper's).
-
-    c.random_steps = 10_000  # Uniform-random actions first (OFENet paper: 10k; SAC 1k-10k).
-    c.ofenet_pretrain_steps = 10_000  # OFENet-only updates after the random phase (OFENet paper).
-    c.updates_per_step = 1.0  # Gradient updates per env step: num_envs * this per iteration.
-
-    # Devices (see ofe_jax/parallel.py): a mesh of seeds_devices x data_devices devices.
-    c.parallel = ml_collections.ConfigDict()
-    c.parallel.seeds_devices = 1  # Seeds split across this many devices (no communication).
-    c.parallel.data_devices = 1  # One run's envs/replay/batch split; gradients pmean-ed.
-    c.parallel.coordinator_address = ""  # Multi-host: "host:port" of process 0.
-    c.parallel.num_processes = 1  # Multi-host: number of processes (one per host).
-    c.parallel.process_id = 0  # Multi-host: this process's index.
-
-    c.eval_every = 5_000  # Env steps between deterministic evaluations (OFENet paper: 5k).
-    c.eval_episodes = 10  # Episodes per evaluation, run as parallel eval envs.
-    c.log_every = 5_000  # Env steps per compiled chunk; metrics are logged once per chunk.
-    c.checkpoint_every = 100_000  # Env steps between checkpoints (and one at the end).
-    c.keep_checkpoints = 3  # How many recent checkpoints to keep.
-    return c
+from ofe_jax.config.defaults import get_config  # noqa: F401

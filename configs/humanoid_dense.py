@@ -1,7 +1,7 @@
 """OJK21 on Humanoid-v5: SAC + OFENet (240 units, 8 blocks, contact forces not predicted) +
 DenseNet MLPs 2 x 2048, 1M steps."""
 
-from configs import paper
+from ofe_jax.config import paper
 
 
 def get_config():

@@ -12,7 +12,7 @@ from jax.sharding import Mesh, PartitionSpec as P  # noqa: E402
 
 from _batches import random_batch, tiny_config as agent_config  # noqa: E402
 from ofe_jax import agents  # noqa: E402
-from ofe_jax.train import Trainer  # noqa: E402
+from ofe_jax.training import Trainer  # noqa: E402
 from test_train import tiny_config  # noqa: E402
 
 assert jax.device_count() == 4
@@ -35,7 +35,7 @@ def seeds_sharded_equals_one_device():
                                       getattr(carry1.buffer.data, field)[:, :150])
     for k in ("critic_loss", "actor_loss", "ofenet_loss", "q_mean"):
         np.testing.assert_allclose(m4[k], m1[k], rtol=1e-2, err_msg=k)
-    np.testing.assert_allclose(four.evaluate(carry4), one.evaluate(carry1), rtol=0.2)
+    np.testing.assert_allclose(four.eval_return(carry4), one.eval_return(carry1), rtol=0.2)
 
 
 def data_parallel_update_equals_global_batch():
@@ -71,9 +71,9 @@ def data_parallel_training_runs():
     trainer = Trainer(config)
     carry, metrics = trainer.run_chunk(trainer.init(trainer.seed_keys()))
     assert int(carry.step) == 200
-    assert carry.env.obs.shape == (2, 2, 4) and carry.buffer.buffer.data.obs.shape[:2] == (2, 1000)
+    assert carry.env.obs.shape == (2, 2, 4) and carry.buffer.storage.data.obs.shape[:2] == (2, 1000)
     assert np.isfinite(metrics["critic_loss"]).all() and metrics["episodes"].shape == (2,)
-    assert trainer.evaluate(carry).shape == (2,)
+    assert trainer.eval_return(carry).shape == (2,)
 
 
 for check in (seeds_sharded_equals_one_device, data_parallel_update_equals_global_batch,

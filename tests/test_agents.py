@@ -25,11 +25,11 @@ def test_rl_losses_never_change_ofenet_but_its_own_update_does(name):
     batch = random_batch(jax.random.PRNGKey(1), 32, 5, 2)
     full_state, _ = jax.jit(agent.update)(state, batch)
     pre_state, metrics = jax.jit(agent.pretrain_update)(state, batch)
-    for field in ("ofenet_params", "ofenet_batch_stats", "ofenet_opt_state"):
-        jax.tree.map(np.testing.assert_array_equal, getattr(pre_state, field),
-                     getattr(full_state, field))
-    assert _changed(state.ofenet_params, pre_state.ofenet_params)
-    assert _changed(state.ofenet_batch_stats, pre_state.ofenet_batch_stats)
+    for field in ("params", "batch_stats", "opt_state"):
+        jax.tree.map(np.testing.assert_array_equal, getattr(pre_state.ofenet, field),
+                     getattr(full_state.ofenet, field))
+    assert _changed(state.ofenet.params, pre_state.ofenet.params)
+    assert _changed(state.ofenet.batch_stats, pre_state.ofenet.batch_stats)
     assert _changed(state.critic_params, full_state.critic_params)
     assert not _changed(state.critic_params, pre_state.critic_params)
     assert not _changed(state.actor_params, pre_state.actor_params)
@@ -43,10 +43,10 @@ def test_features_block_gradients_to_ofenet_params_but_not_to_the_action():
     action = jax.random.uniform(jax.random.PRNGKey(2), (8, 2), minval=-1, maxval=1)
 
     def f(ofenet_params, action):
-        return jnp.sum(agent.encoder.obs_action(state.replace(ofenet_params=ofenet_params),
-                                                obs, action) ** 2)
+        variables = {"params": ofenet_params, "batch_stats": state.ofenet.batch_stats}
+        return jnp.sum(agent.encoder.obs_action(variables, obs, action) ** 2)
 
-    g_params, g_action = jax.grad(f, argnums=(0, 1))(state.ofenet_params, action)
+    g_params, g_action = jax.grad(f, argnums=(0, 1))(state.ofenet.params, action)
     assert all(float(jnp.abs(g).max()) == 0.0 for g in jax.tree.leaves(g_params))
     assert float(jnp.abs(g_action).max()) > 0.0
 
@@ -93,13 +93,15 @@ def test_update_many_equals_repeated_update():
     batches = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(3,))
     many_state, many_metrics = jax.jit(agent.update_many)(state, batches)
     update = jax.jit(agent.update)
-    losses = []
+    losses, td = [], []
     for i in range(3):
         state, m = update(state, jax.tree.map(lambda x: x[i], batches))
         losses.append(m["critic_loss"])
+        td.append(m["td_abs"])
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                  many_state, state)
     np.testing.assert_allclose(many_metrics["critic_loss"], np.mean(losses), rtol=1e-5)
+    np.testing.assert_allclose(many_metrics["td_abs"], np.stack(td), rtol=1e-5, atol=1e-6)
     assert int(many_state.step) == 3
 
 
@@ -161,20 +163,18 @@ def test_bad_algorithm_and_sizes():
 
 
 def test_shared_step_keeps_td3_delay_a_real_branch_under_vmap():
-    """With seeds_axes (one update counter for all seeds) the delayed actor update stays a
-    lax.cond; with a batched counter vmap turns it into a select that runs both branches."""
+    """With one update counter for all seeds passed as `step` (unbatched, as the training loop
+    does), the delayed actor update stays a lax.cond under a seeds vmap; with the states' own
+    batched counters vmap turns it into a select that runs both branches."""
     agent = agents.make(tiny_config("td3"), 5, 2)
-    axes = agents.seeds_axes()
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     batch = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(4,))
-    shared = jax.vmap(agent.init, out_axes=axes)(keys)
-    assert shared.step.shape == ()
-    update = jax.vmap(agent.update, in_axes=(axes, 0), out_axes=(axes, 0))
-    assert "cond[" in str(jax.make_jaxpr(update)(shared, batch))
-    batched = jax.vmap(agent.init)(keys)
-    assert "cond[" not in str(jax.make_jaxpr(jax.vmap(agent.update))(batched, batch))
+    states = jax.vmap(agent.init)(keys)
+    shared_step = jnp.zeros((), jnp.int32)
+    update = jax.vmap(lambda s, b, t: agent.update(s, b, step=t), in_axes=(0, 0, None))
+    assert "cond[" in str(jax.make_jaxpr(update)(states, batch, shared_step))
+    assert "cond[" not in str(jax.make_jaxpr(jax.vmap(agent.update))(states, batch))
     # same numbers either way
-    a, _ = jax.jit(update)(shared, batch)
-    b, _ = jax.jit(jax.vmap(agent.update))(batched, batch)
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6),
-                 a.replace(step=None), b.replace(step=None))
+    a, _ = jax.jit(update)(states, batch, shared_step)
+    b, _ = jax.jit(jax.vmap(agent.update))(states, batch)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a, b)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ofe_jax import envs
-from ofe_jax.envs.gymnasium import evaluate_in_gymnasium
+from ofe_jax.envs.gymnasium import score_in_gymnasium
 
 
 def take(tree, i):
@@ -239,10 +239,10 @@ def test_vmap_over_seeds_in_scan_mujoco():
 
 
 # ---- the Gymnasium evaluator --------------------------------------------------------------
-def test_evaluate_in_gymnasium_short_episodes():
-    returns = evaluate_in_gymnasium("InvertedPendulum-v5", lambda obs: np.array([3.0]),
+def test_score_in_gymnasium_short_episodes():
+    returns = score_in_gymnasium("InvertedPendulum-v5", lambda obs: np.array([3.0]),
                                     episodes=2, seed=0)
     assert returns.shape == (2,) and (returns >= 0).all() and (returns < 30).all()
-    again = evaluate_in_gymnasium("InvertedPendulum-v5", lambda obs: np.array([3.0]),
+    again = score_in_gymnasium("InvertedPendulum-v5", lambda obs: np.array([3.0]),
                                   episodes=2, seed=0)
     np.testing.assert_array_equal(returns, again)

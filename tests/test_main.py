@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ofe_jax import experiment
 from ofe_jax.checkpoint import Checkpointer
+from ofe_jax.training import run
 
 SHORT = ["--config.total_steps=600", "--config.log_every=200", "--config.random_steps=200",
          "--config.eval_every=200", "--config.checkpoint_every=400", "--config.eval_episodes=2",
@@ -156,7 +156,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 
 
 def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):
-    from configs import quickstart
+    from ofe_jax.config import quickstart
 
     c = quickstart.get_config()
     c.total_steps, c.log_every, c.random_steps = 600, 200, 200
@@ -164,7 +164,7 @@ def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):
     c.replay.capacity = 5000
     c.agent.critic_learning_rate = 1e30  # diverges on the first updates (chunk 2)
     workdir = str(tmp_path / "run")
-    assert experiment.train(c, workdir) == 1
+    assert run.train(c, workdir) == 1
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), 3)
     assert checkpoints.all_steps() == [200]
 
@@ -175,12 +175,24 @@ def test_plot_and_evaluate_commands(finished_run, tmp_path):
                              f"--out={out}"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.stat().st_size > 1000
-    from ofe_jax.evaluate import evaluate_workdir
+    from ofe_jax.evaluate import score_run
 
-    returns = evaluate_workdir(finished_run, episodes=2)  # official Gymnasium env, C MuJoCo
+    returns = score_run(finished_run, episodes=2)  # official Gymnasium env, C MuJoCo
     assert list(returns) == [0] and returns[0].shape == (2,)
     assert all(1 <= r <= 1000 for r in returns[0])  # InvertedPendulum: 1 per step, <= 1000
     missing = subprocess.run([sys.executable, "-m", "ofe_jax.evaluate",
                               f"--workdir={tmp_path / 'nowhere'}"], capture_output=True,
                              text=True, timeout=120)
     assert missing.returncode != 0 and "error: no config.json" in missing.stderr
+
+
+def test_no_top_level_configs_package_is_installed(tmp_path):
+    """configs/*.py are files loaded by path; importing `configs` from elsewhere must fail (the
+    package would collide with any other project's `configs`)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", "import configs"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "No module named 'configs'" in result.stderr
+    ok = subprocess.run([sys.executable, "-c", "import ofe_jax.config.paper"], cwd=tmp_path,
+                        env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr

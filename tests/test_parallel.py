@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from configs import default
-from ofe_jax import parallel
+from ofe_jax.config import defaults as default
+from ofe_jax.config import validation
+from ofe_jax.training import mesh
 
 
 def test_sharded_runs_on_four_cpu_devices():
@@ -41,8 +42,8 @@ def test_bad_mesh_names_the_numbers(overrides, message):
         section, _, name = field.rpartition(".")
         (c[section] if section else c)[name] = value
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parallel.check(c, device_count=4)
+        validation.validate_mesh(c, device_count=4)
 
 
 def test_one_device_needs_no_mesh():
-    assert parallel.make_mesh(default.get_config()) is None
+    assert mesh.make_mesh(default.get_config()) is None

@@ -114,7 +114,7 @@ def test_generic_pytrees_dict_and_namedtuple():
         "extra": Pair(jnp.full((3,), 2.0), jnp.arange(3, dtype=jnp.int32)),
     }
     state = replay.add(state, items)
-    batch = replay.sample(state, jax.random.key(0), 4)
+    batch = replay.sample(state, jax.random.key(0), 4).batch
     assert batch["obs"].shape == (4, 2) and batch["extra"].label.dtype == jnp.int32
     np.testing.assert_array_equal(batch["extra"].obs, 2.0)
 
@@ -124,9 +124,9 @@ def test_generic_pytrees_dict_and_namedtuple():
 
 def test_sample_shapes_for_int_and_tuple_batch_sizes():
     state = add_many(replay.init(10, example_item()), 2, 3)
-    batch = replay.sample(state, jax.random.key(0), 5)
+    batch = replay.sample(state, jax.random.key(0), 5).batch
     assert batch.obs.shape == (5, OBS_DIM) and batch.reward.shape == (5,)
-    batch = replay.sample(state, jax.random.key(0), (4, 6))
+    batch = replay.sample(state, jax.random.key(0), (4, 6)).batch
     assert batch.obs.shape == (4, 6, OBS_DIM) and batch.action.shape == (4, 6, ACT_DIM)
     assert batch.discount.shape == (4, 6)
 
@@ -134,7 +134,7 @@ def test_sample_shapes_for_int_and_tuple_batch_sizes():
 def test_sample_returns_only_filled_slots_and_reaches_all_of_them():
     state = replay.init(100, example_item())
     state = replay.add(state, make_items(np.arange(1, 8)))  # ids 1..7; empty slots hold id 0
-    batch = replay.sample(state, jax.random.key(42), 7000)
+    batch = replay.sample(state, jax.random.key(42), 7000).batch
     ids = np.asarray(batch.reward).astype(int)
     assert set(ids.tolist()) == set(range(1, 8))
     counts = np.bincount(ids, minlength=8)[1:]
@@ -145,16 +145,16 @@ def test_sample_returns_only_filled_slots_and_reaches_all_of_them():
 
 def test_sample_after_wraparound_covers_whole_buffer():
     state = add_many(replay.init(10, example_item()), 9, 3)  # slots hold ids 17..26
-    ids = np.asarray(replay.sample(state, jax.random.key(1), (50, 40)).reward).astype(int)
+    ids = np.asarray(replay.sample(state, jax.random.key(1), (50, 40)).batch.reward).astype(int)
     assert set(ids.ravel().tolist()) == set(range(17, 27))
 
 
 def test_sample_is_deterministic_for_a_fixed_key():
     state = add_many(replay.init(50, example_item()), 10, 4)
     key = jax.random.key(3)
-    assert_items_equal(replay.sample(state, key, 32), replay.sample(state, key, 32))
-    other = replay.sample(state, jax.random.key(4), 32)
-    assert not np.array_equal(other.reward, replay.sample(state, key, 32).reward)
+    assert_items_equal(replay.sample(state, key, 32).batch, replay.sample(state, key, 32).batch)
+    other = replay.sample(state, jax.random.key(4), 32).batch
+    assert not np.array_equal(other.reward, replay.sample(state, key, 32).batch.reward)
 
 
 # ----------------------------------------------------------------------------- vmap over seeds
@@ -178,9 +178,9 @@ def test_vmap_over_seeds_equals_per_seed_calls():
         assert_items_equal(jax.tree_util.tree_map(lambda x: x[s], vmapped), expected)
 
     keys = jax.random.split(jax.random.key(0), num_seeds)
-    batches = jax.vmap(lambda state, key: replay.sample(state, key, (2, 5)))(vmapped, keys)
+    batches = jax.vmap(lambda state, key: replay.sample(state, key, (2, 5)).batch)(vmapped, keys)
     for s in range(num_seeds):
-        expected = replay.sample(replay.add(per_seed[s], items[s]), keys[s], (2, 5))
+        expected = replay.sample(replay.add(per_seed[s], items[s]), keys[s], (2, 5)).batch
         assert_items_equal(jax.tree_util.tree_map(lambda x: x[s], batches), expected)
 
 
@@ -203,7 +203,7 @@ def test_bfloat16_observation_storage():
         obs=items.obs / 3.0, next_obs=items.next_obs / 7.0, action=items.action / 3.0
     )  # values bfloat16 cannot hold exactly
     state = replay.add(state, items)
-    batch = replay.sample(state, jax.random.key(0), 64)
+    batch = replay.sample(state, jax.random.key(0), 64).batch
     assert batch.obs.dtype == jnp.float32 and batch.next_obs.dtype == jnp.float32
     ids = np.asarray(batch.reward).astype(int)
     rounded = lambda x: np.asarray(x.astype(jnp.bfloat16).astype(jnp.float32))[ids]
@@ -264,7 +264,7 @@ def test_jit_with_donation_traces_once():
         return replay.add(state, items)
 
     add = jax.jit(counted_add, donate_argnums=0)
-    sample = jax.jit(replay.sample, static_argnums=2)
+    sample = jax.jit(lambda s, k, b: replay.sample(s, k, b).batch, static_argnums=2)
     state = replay.init(10, example_item(), obs_dtype="bfloat16")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. "Some donated buffers were not usable"
@@ -282,7 +282,7 @@ def test_jit_with_donation_traces_once():
 def test_add_and_sample_inside_scan():
     def step(state, step_ids):
         state = replay.add(state, make_items(step_ids))
-        return state, replay.sample(state, jax.random.key(0), 2).reward
+        return state, replay.sample(state, jax.random.key(0), 2).batch.reward
 
     ids = jnp.arange(21).reshape(7, 3)
     state, rewards = jax.jit(lambda s: jax.lax.scan(step, s, ids))(replay.init(10, example_item()))
@@ -333,7 +333,7 @@ def test_sample_bad_batch_size():
     state = replay.add(replay.init(4, example_item()), make_items([0]))
     for batch_size in (0, -1, (4, 0), (), 2.0):
         with pytest.raises(ValueError, match="batch_size"):
-            replay.sample(state, jax.random.key(0), batch_size)
+            replay.sample(state, jax.random.key(0), batch_size).batch
     with pytest.raises(TypeError, match="static_argnums"):
         jax.jit(replay.sample)(state, jax.random.key(0), 3)
 

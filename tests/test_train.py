@@ -1,15 +1,28 @@
 """The compiled training loop: exact resume, seeds under vmap, shipped configs, learning."""
 
-import importlib
+import importlib.util
+import os
 
 import jax
 import numpy as np
 import pytest
 
-from configs import default, paper, quickstart
-from ofe_jax import config as config_lib
 from ofe_jax.checkpoint import Checkpointer
-from ofe_jax.train import Trainer
+from ofe_jax.config import defaults as default, paper, quickstart
+from ofe_jax.config import validation
+from ofe_jax.errors import ConfigError
+from ofe_jax.training import Trainer
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def load_config_file(name: str, arg: str | None = None):
+    """A top-level configs/<name>.py loaded by path, as --config=configs/<name>.py[:arg] is."""
+    spec = importlib.util.spec_from_file_location(f"_config_{name}",
+                                                  os.path.join(CONFIGS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config() if arg is None else module.get_config(arg)
 
 
 def tiny_config(seeds=1, seed=0, random_steps=100):
@@ -39,11 +52,11 @@ def test_resume_is_bitwise_identical(tmp_path):
     trainer = Trainer(config)
     carry, _ = trainer.run_chunk(trainer.init(trainer.seed_keys()))
     checkpoints = Checkpointer(str(tmp_path / "ckpt"), keep=2)
-    checkpoints.save(int(carry.step), carry)
+    checkpoints.save(int(carry.step), carry, trainer.policy(carry), {"step": int(carry.step)})
     uninterrupted, metrics = trainer.run_chunk(carry)
 
     resumed_trainer = Trainer(config)  # a new process would build a new Trainer
-    restored = checkpoints.restore(resumed_trainer.abstract_carry())
+    restored = checkpoints.restore_carry(resumed_trainer.abstract_carry())
     assert int(restored.step) == 200
     resumed, resumed_metrics = resumed_trainer.run_chunk(restored)
     checkpoints.close()
@@ -82,11 +95,11 @@ def test_seeds_axis_equals_separate_runs():
     assert np.min(np.abs(losses[:, None] - losses[None]) + np.eye(3) * 1e9) / losses.max() > 0.05
 
 
-@pytest.mark.parametrize("spec", [f"{t},{a},{v}" for t in paper.TASKS for a in paper.ALGORITHMS
+@pytest.mark.parametrize("spec", [f"{t},{a},{v}" for t in paper.TASKS for a in ("sac", "td3")
                                   for v in paper.VARIANTS])
 def test_every_paper_config_builds_and_validates(spec):
-    c = paper.get_config(spec)
-    config_lib.validate(c)
+    c = load_config_file("paper", spec)
+    validation.validate(c)
     if spec.endswith("dense"):
         assert (c.agent.network.kind, c.agent.network.units, c.agent.ofenet.enabled) == (
             "dense", 2048, True)
@@ -97,13 +110,13 @@ def test_every_paper_config_builds_and_validates(spec):
 
 @pytest.mark.parametrize("name", ["default", "quickstart", "humanoid_dense"])
 def test_every_config_file_builds_and_validates(name):
-    c = importlib.import_module(f"configs.{name}").get_config()
-    config_lib.validate(c)
+    c = load_config_file(name)
+    validation.validate(c)
     Trainer(c)  # builds env and agent; compiles nothing until called
 
 
 def test_humanoid_dense_is_ojk21():
-    c = importlib.import_module("configs.humanoid_dense").get_config()
+    c = load_config_file("humanoid_dense")
     assert (c.env.name, c.agent.name, c.agent.network.kind, c.agent.network.units,
             c.agent.network.layers) == ("Humanoid-v5", "sac", "dense", 2048, 2)
     assert (c.agent.ofenet.enabled, c.agent.ofenet.layers, c.agent.ofenet.total_units,
@@ -111,7 +124,7 @@ def test_humanoid_dense_is_ojk21():
 
 
 def test_paper_config_rejects_bad_spec():
-    with pytest.raises(ValueError, match="task,algorithm,variant"):
+    with pytest.raises(ConfigError, match="task,algorithm,variant"):
         paper.get_config("Hopper-v5,ppo,dense")
 
 
@@ -131,7 +144,7 @@ def test_bad_config_values(field, value, message):
     section, _, name = field.rpartition(".")
     (c[section] if section else c)[name] = value
     with pytest.raises(ValueError, match=message):
-        config_lib.validate(c)
+        validation.validate(c)
 
 
 def test_sac_learns_inverted_pendulum():
@@ -141,8 +154,8 @@ def test_sac_learns_inverted_pendulum():
     trainer = Trainer(c)
     carry = trainer.init(trainer.seed_keys())
     best = -np.inf
-    for _ in range(trainer.num_chunks):
+    for _ in range(trainer.plan.num_chunks):
         carry, _ = trainer.run_chunk(carry)
         if int(carry.step) >= 6000:
-            best = max(best, float(trainer.evaluate(carry)[0]))
+            best = max(best, float(trainer.eval_return(carry)[0]))
     assert best >= 900, best

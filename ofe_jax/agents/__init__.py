@@ -1,28 +1,40 @@
-"""SAC and TD3 as pure, jit- and vmap-able functions over an `AgentState` pytree.
+"""SAC and TD3 as pure, jit- and vmap-able functions over a state pytree per algorithm.
 
     agent = agents.make(agents.default_config("sac"), observation_size, action_size)
-    state = agent.init(key)
+    state = agent.init(key)                          # SACState
     state, metrics = agent.update(state, batch)      # batch: agents.Transition
 """
 
 import ml_collections
 
 from ofe_jax.agents import sac, td3
-from ofe_jax.agents.common import (Agent, AgentState, Transition, make_transition, polyak,
-                                   seeds_axes)
-from ofe_jax.agents.config import ALGORITHMS, default_config, validate
+from ofe_jax.agents.common import (Agent, AgentState, OFENetState, Policy, Transition,
+                                   make_transition, polyak)
+from ofe_jax.agents.sac import SACState
+from ofe_jax.agents.td3 import TD3State
+from ofe_jax.config.agent import default_config
+from ofe_jax.config.choices import ALGORITHMS
+from ofe_jax.config.validation import validate_agent as validate
 
-__all__ = ["Agent", "AgentState", "Transition", "make_transition", "polyak", "seeds_axes",
-           "ALGORITHMS",
-           "default_config", "validate", "make"]
+__all__ = ["Agent", "AgentState", "SACState", "TD3State", "OFENetState", "Policy", "Transition",
+           "make_transition", "polyak", "ALGORITHMS", "default_config", "validate", "make",
+           "build"]
+
+_MODULES = {"sac": sac, "td3": td3}
+assert tuple(_MODULES) == ALGORITHMS, "agents and config.choices disagree"
+
+
+def build(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+          axis_name: str | None = None) -> Agent:
+    """Builds the agent named by `config.name` from an already validated config."""
+    return _MODULES[config.name].make(config, observation_size, action_size, axis_name)
 
 
 def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
          axis_name: str | None = None) -> Agent:
-    """Builds the agent named by `config.name` after validating the config and sizes.
+    """Validates the config and sizes, then builds the agent named by `config.name`.
 
     axis_name: for data parallelism inside `shard_map`/`pmap`: the mesh axis over which the
     batch is split; gradients and OFENet's BatchNorm statistics are averaged over it."""
     validate(config, observation_size, action_size)
-    module = {"sac": sac, "td3": td3}[config.name]
-    return module.make(config, observation_size, action_size, axis_name)
+    return build(config, observation_size, action_size, axis_name)

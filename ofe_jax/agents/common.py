@@ -1,4 +1,4 @@
-"""What SAC and TD3 share: the state and batch pytrees, the agent object, optimisers, Polyak
+"""What SAC and TD3 share: the batch and state pytrees, the agent object, optimisers, Polyak
 averaging, the critic regression loss, and OFENet (features for the RL networks and its
 auxiliary update).
 
@@ -35,10 +35,6 @@ class Transition:
     reward: jax.Array  # [...]
     discount: jax.Array  # [...]
     next_obs: jax.Array  # [..., obs]
-    # Importance-sampling weights of prioritised replay, [...]; None = uniform replay. With
-    # weights, the critic loss is weighted and the update's metrics carry "td_abs" [B], the
-    # per-sample |TD error| (mean over the critics) for the new priorities.
-    weight: jax.Array | None = None
 
 
 def make_transition(obs, action, reward, terminated, next_obs, gamma: float) -> Transition:
@@ -48,57 +44,75 @@ def make_transition(obs, action, reward, terminated, next_obs, gamma: float) -> 
 
 
 @flax.struct.dataclass
+class OFENetState:
+    """OFENet's variables and its optimiser (Ota et al. 2020)."""
+
+    params: Params
+    batch_stats: Any
+    opt_state: Any
+
+    @property
+    def variables(self) -> dict:
+        return {"params": self.params, "batch_stats": self.batch_stats}
+
+
+@flax.struct.dataclass
 class AgentState:
-    """Everything that changes during training; arrays only. Unused parts are None
-    (SAC has no target actor, TD3 no temperature, no OFENet fields when it is disabled)."""
+    """The parts every algorithm has; arrays only. Each algorithm's state (`SACState`,
+    `TD3State`) adds its own fields. `ofenet` is None when OFENet is disabled."""
 
     actor_params: Params
     critic_params: Params
-    target_critic_params: Params
     actor_opt_state: Any
     critic_opt_state: Any
-    target_actor_params: Params = None  # TD3
-    log_alpha: jax.Array | None = None  # SAC: log of the temperature, []
-    alpha_opt_state: Any = None  # SAC
-    ofenet_params: Params = None
-    ofenet_batch_stats: Any = None
-    ofenet_opt_state: Any = None
-    step: jax.Array = None  # [] int32: RL updates done so far
-    key: jax.Array = None  # [2] uint32 PRNG key
+    ofenet: OFENetState | None
+    step: jax.Array  # [] int32: RL updates done so far
+    key: jax.Array  # [2] uint32 PRNG key
 
 
-def seeds_axes() -> AgentState:
-    """`jax.vmap` in/out axes for AgentStates stacked over a leading seeds axis whose update
-    counter `step` is ONE scalar shared by all seeds (the training loop updates every seed in
-    lockstep). With `step` unbatched, schedules that branch on it (TD3's delayed actor) stay
-    real `lax.cond`s under vmap instead of becoming `select`s that run both branches."""
-    return AgentState(actor_params=0, critic_params=0, target_critic_params=0,
-                      actor_opt_state=0, critic_opt_state=0, target_actor_params=0,
-                      log_alpha=0, alpha_opt_state=0, ofenet_params=0, ofenet_batch_stats=0,
-                      ofenet_opt_state=0, step=None, key=0)
+@flax.struct.dataclass
+class Policy:
+    """What acting needs, and nothing else: the actor and, with OFENet, its variables (BatchNorm
+    in inference mode). Saved alone as the policy artifact of every checkpoint."""
+
+    actor_params: Params
+    ofenet_variables: dict | None
+
+
+def ofenet_variables(state: AgentState) -> dict | None:
+    return None if state.ofenet is None else state.ofenet.variables
 
 
 @dataclasses.dataclass(frozen=True)
 class Agent:
     """A frozen bundle of pure functions; hyperparameters live in `config`, never in the state.
 
-    init(key) -> AgentState
-    update(state, batch) -> (state, metrics): [OFENet aux step, then] one RL step.
+    init(key) -> state (SACState | TD3State)
+    update(state, batch, weight=None, ofenet_batch=None, step=None) -> (state, metrics):
+        [OFENet aux step on `ofenet_batch` (default: `batch`), then] one RL step. `weight` [B]:
+        optional per-sample weights of the critic loss (e.g. importance weights). `step`: the
+        update counter for schedules (TD3's delay); None = state.step. The training loop passes
+        one counter shared by all seeds (unbatched under its vmap), so schedule branches stay
+        real lax.conds. metrics: scalars, plus "td_abs" [B], the per-sample |TD error| (mean
+        over the critics).
     update_many(state, batches) -> (state, metrics): K updates in one lax.scan over batches'
-        leading axis; metrics are averaged over the K updates.
+        leading axis; scalar metrics are averaged over the K updates, td_abs is [K, B].
     pretrain_update(state, batch) -> (state, metrics): one OFENet-only step.
     act(state, obs, key, deterministic=False, noise_scale=None) -> action in [-1, 1], for [obs]
         or [N, obs]; noise_scale [N] sets per-row exploration levels (TD3: sigma; SAC: x std).
+    policy(state) -> Policy; policy_action(policy, obs) -> the deterministic action.
     """
 
     config: ml_collections.ConfigDict
     observation_size: int
     action_size: int
     init: Callable[[jax.Array], AgentState]
-    update: Callable[[AgentState, Transition], tuple[AgentState, Metrics]]
+    update: Callable[..., tuple[AgentState, Metrics]]
     update_many: Callable[[AgentState, Transition], tuple[AgentState, Metrics]]
     pretrain_update: Callable[[AgentState, Transition], tuple[AgentState, Metrics]]
     act: Callable[..., jax.Array]
+    policy: Callable[[AgentState], Policy]
+    policy_action: Callable[[Policy, jax.Array], jax.Array]
     encoder: "Encoder"
 
 
@@ -113,19 +127,17 @@ def copy_tree(tree: Params) -> Params:
 
 
 def critic_loss(q: jax.Array, target: jax.Array, weight: jax.Array | None = None) -> jax.Array:
-    """Sum over the ensemble of the mean (importance-weighted, if `weight` [B] is given) squared
-    TD error. q: [C, B], target: [B]."""
+    """Sum over the ensemble of the mean (weighted, if `weight` [B] is given) squared TD error.
+    q: [C, B], target: [B]."""
     squared = jnp.square(q - target[None])
     if weight is not None:
         squared = squared * weight[None]
     return jnp.sum(jnp.mean(squared, axis=-1))
 
 
-def td_metrics(q: jax.Array, target: jax.Array, batch: "Transition") -> dict:
-    """{"td_abs": [B] mean over critics of |q - target|} when the batch is prioritised."""
-    if batch.weight is None:
-        return {}
-    return {"td_abs": jnp.mean(jnp.abs(q - target[None]), axis=0)}
+def td_abs(q: jax.Array, target: jax.Array) -> jax.Array:
+    """[B] per-sample |TD error|, the mean over the critics of |q - target|; q [C, B]."""
+    return jnp.mean(jnp.abs(q - target[None]), axis=0)
 
 
 def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state: Any,
@@ -136,6 +148,34 @@ def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state:
         grads = jax.lax.pmean(grads, axis_name)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
+
+
+def init_actor_critic(actor, critic, encoder: "Encoder", ofenet: OFENetState | None,
+                      key: jax.Array, observation_size: int,
+                      action_size: int) -> tuple[Params, Params]:
+    """Initial (actor_params, critic_params) on the encoder's features of a dummy batch."""
+    actor_key, critic_key = jax.random.split(key)
+    variables = None if ofenet is None else ofenet.variables
+    obs = jnp.zeros((1, observation_size))
+    action = jnp.zeros((1, action_size))
+    actor_params = actor.init(actor_key, encoder.obs(variables, obs))["params"]
+    critic_params = critic.init(critic_key, encoder.obs_action(variables, obs, action))["params"]
+    return actor_params, critic_params
+
+
+def critic_step(critic, tx: optax.GradientTransformation, state: AgentState,
+                features: jax.Array, target: jax.Array, weight: jax.Array | None,
+                axis_name: str | None = None) -> tuple[AgentState, jax.Array, jax.Array]:
+    """One regression step of the critic ensemble on `features` [B, F] towards `target` [B];
+    returns (state with new critic params and optimiser, loss, q [C, B] before the step)."""
+    def loss_fn(params):
+        q = critic.apply({"params": params}, features)  # [C, B]
+        return critic_loss(q, target, weight), q
+
+    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
+    params, opt_state = apply_gradients(tx, state.critic_params, state.critic_opt_state, grads,
+                                        axis_name)
+    return state.replace(critic_params=params, critic_opt_state=opt_state), loss, q
 
 
 def batch_normal(key: jax.Array, shape: tuple[int, ...],
@@ -155,26 +195,25 @@ def batch_normal(key: jax.Array, shape: tuple[int, ...],
 class Encoder:
     """The inputs of the RL networks: raw (obs, concat(obs, a)) or OFENet's (phi_o, phi_oa).
 
-    OFENet's parameters are behind stop_gradient (RL losses never change them) and BatchNorm is
-    in inference mode; the action is NOT behind stop_gradient, so the actor's gradient flows
-    through phi_oa with respect to the action.
+    `variables` are OFENet's ({"params", "batch_stats"}, None without OFENet). They are put
+    behind stop_gradient (RL losses never change them) and BatchNorm is in inference mode; the
+    action is NOT behind stop_gradient, so the actor's gradient flows through phi_oa with
+    respect to the action.
     """
 
     ofenet: OFENet | None
 
-    def _variables(self, state: AgentState) -> dict:
-        return {"params": jax.lax.stop_gradient(state.ofenet_params),
-                "batch_stats": jax.lax.stop_gradient(state.ofenet_batch_stats)}
-
-    def obs(self, state: AgentState, obs: jax.Array) -> jax.Array:
+    def obs(self, variables: dict | None, obs: jax.Array) -> jax.Array:
         if self.ofenet is None:
             return obs
-        return self.ofenet.apply(self._variables(state), obs, method=OFENet.phi_o)
+        return self.ofenet.apply(jax.lax.stop_gradient(variables), obs, method=OFENet.phi_o)
 
-    def obs_action(self, state: AgentState, obs: jax.Array, action: jax.Array) -> jax.Array:
+    def obs_action(self, variables: dict | None, obs: jax.Array,
+                   action: jax.Array) -> jax.Array:
         if self.ofenet is None:
             return jnp.concatenate([obs, action], axis=-1)
-        return self.ofenet.apply(self._variables(state), obs, action, method=OFENet.phi_oa)
+        return self.ofenet.apply(jax.lax.stop_gradient(variables), obs, action,
+                                 method=OFENet.phi_oa)
 
 
 def make_ofenet(config: ml_collections.ConfigDict, observation_size: int,
@@ -199,53 +238,76 @@ def ofenet_loss(ofenet: OFENet, params: Params, batch_stats: Any,
     return jnp.mean(jnp.square(pred - target)), updates["batch_stats"]
 
 
-def assemble(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-             encoder: Encoder, init_rl: Callable, rl_update: Callable, act: Callable,
-             axis_name: str | None = None) -> Agent:
-    """Wraps an algorithm's RL parts with OFENet and the shared update plumbing.
+@dataclasses.dataclass(frozen=True)
+class RLParts:
+    """What an algorithm module hands to `assemble`.
 
-    init_rl(key, state) -> state with the RL fields filled (OFENet fields already set).
-    rl_update(state, batch) -> (state, metrics), incrementing nothing.
+    init(key, ofenet: OFENetState | None, step, key_to_keep) -> the algorithm's state.
+    update(state, batch, weight, step) -> (state, metrics with "td_abs"); increments nothing.
+    actor_output(actor_params, features) -> the actor network's output.
+    act(output, key, deterministic, noise_scale) -> action in [-1, 1].
     """
+
+    init: Callable[..., AgentState]
+    update: Callable[..., tuple[AgentState, Metrics]]
+    actor_output: Callable[[Params, jax.Array], Any]
+    act: Callable[..., jax.Array]
+
+
+def assemble(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+             encoder: Encoder, rl: RLParts, axis_name: str | None = None) -> Agent:
+    """Wraps an algorithm's RL parts with OFENet and the shared update plumbing."""
     ofenet = encoder.ofenet
     ofenet_tx = optax.adam(config.ofenet.learning_rate)
 
     def init(key: jax.Array) -> AgentState:
         key, ofenet_key, rl_key = jax.random.split(key, 3)
-        state = AgentState(None, None, None, None, None, step=jnp.zeros((), jnp.int32), key=key)
+        ofenet_state = None
         if ofenet is not None:
             variables = ofenet.init(ofenet_key, jnp.zeros((1, observation_size)),
                                     jnp.zeros((1, action_size)))
-            state = state.replace(ofenet_params=variables["params"],
-                                  ofenet_batch_stats=variables["batch_stats"],
-                                  ofenet_opt_state=ofenet_tx.init(variables["params"]))
-        return init_rl(rl_key, state)
+            ofenet_state = OFENetState(variables["params"], variables["batch_stats"],
+                                       ofenet_tx.init(variables["params"]))
+        return rl.init(rl_key, ofenet_state, jnp.zeros((), jnp.int32), key)
 
     def ofenet_step(state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
+        o = state.ofenet
         (loss, batch_stats), grads = jax.value_and_grad(
-            lambda p: ofenet_loss(ofenet, p, state.ofenet_batch_stats, batch), has_aux=True
-        )(state.ofenet_params)
-        params, opt_state = apply_gradients(ofenet_tx, state.ofenet_params,
-                                            state.ofenet_opt_state, grads, axis_name)
-        state = state.replace(ofenet_params=params, ofenet_batch_stats=batch_stats,
-                              ofenet_opt_state=opt_state)
-        return state, {"ofenet_loss": loss}
+            lambda p: ofenet_loss(ofenet, p, o.batch_stats, batch), has_aux=True)(o.params)
+        params, opt_state = apply_gradients(ofenet_tx, o.params, o.opt_state, grads, axis_name)
+        return state.replace(ofenet=OFENetState(params, batch_stats, opt_state)), {
+            "ofenet_loss": loss}
 
-    def update(state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
+    def update(state: AgentState, batch: Transition, weight: jax.Array | None = None,
+               ofenet_batch: Transition | None = None,
+               step: jax.Array | None = None) -> tuple[AgentState, Metrics]:
         metrics = {}
         if ofenet is not None:
-            state, metrics = ofenet_step(state, batch)
-        state, rl_metrics = rl_update(state, batch)
+            state, metrics = ofenet_step(state, batch if ofenet_batch is None else ofenet_batch)
+        state, rl_metrics = rl.update(state, batch, weight, state.step if step is None else step)
         return state.replace(step=state.step + 1), {**metrics, **rl_metrics}
 
     def update_many(state: AgentState, batches: Transition) -> tuple[AgentState, Metrics]:
-        state, metrics = jax.lax.scan(update, state, batches)
-        return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+        state, metrics = jax.lax.scan(lambda s, b: update(s, b), state, batches)
+        td = metrics.pop("td_abs")
+        return state, {**jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics), "td_abs": td}
 
     def pretrain_update(state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
         if ofenet is None:
             raise ValueError("pretrain_update needs ofenet.enabled=True")
         return ofenet_step(state, batch)
 
+    def policy(state: AgentState) -> Policy:
+        return Policy(state.actor_params, ofenet_variables(state))
+
+    def policy_action(p: Policy, obs: jax.Array) -> jax.Array:
+        output = rl.actor_output(p.actor_params, encoder.obs(p.ofenet_variables, obs))
+        return rl.act(output, None, True, None)
+
+    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
+            noise_scale: jax.Array | None = None) -> jax.Array:
+        output = rl.actor_output(state.actor_params, encoder.obs(ofenet_variables(state), obs))
+        return rl.act(output, key, deterministic, noise_scale)
+
     return Agent(config, observation_size, action_size, init, update, update_many,
-                 pretrain_update, act, encoder)
+                 pretrain_update, act, policy, policy_action, encoder)

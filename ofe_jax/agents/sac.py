@@ -7,6 +7,7 @@ E[-alpha (log pi(a|s) + target_entropy)] (Eq. 18, optimised over log alpha), the
 averaging of the target critics. The actor and temperature use the critic just updated.
 """
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -14,7 +15,15 @@ import optax
 
 from ofe_jax.agents import common
 from ofe_jax.agents.common import AgentState, Transition
-from ofe_jax.networks import EnsembleCritic, TanhGaussianActor, tanh_gaussian_mode, tanh_gaussian_sample
+from ofe_jax.networks import (EnsembleCritic, TanhGaussianActor, tanh_gaussian_mode,
+                              tanh_gaussian_sample)
+
+
+@flax.struct.dataclass
+class SACState(AgentState):
+    target_critic_params: common.Params
+    log_alpha: jax.Array  # [] log of the temperature
+    alpha_opt_state: object
 
 
 def soft_q_target(reward: jax.Array, discount: jax.Array, next_q: jax.Array,
@@ -49,55 +58,47 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
     critic_tx = optax.adam(config.critic_learning_rate)
     alpha_tx = optax.adam(config.alpha_learning_rate)
     target_entropy = config.target_entropy_scale * action_size
-    tau = config.tau
 
-    def init_rl(key: jax.Array, state: AgentState) -> AgentState:
-        actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, observation_size))
-        action = jnp.zeros((1, action_size))
-        actor_params = actor.init(actor_key, encoder.obs(state, obs))["params"]
-        critic_params = critic.init(critic_key, encoder.obs_action(state, obs, action))["params"]
+    def init(key: jax.Array, ofenet, step, state_key) -> SACState:
+        actor_params, critic_params = common.init_actor_critic(
+            actor, critic, encoder, ofenet, key, observation_size, action_size)
         log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
-        return state.replace(
+        return SACState(
             actor_params=actor_params, critic_params=critic_params,
-            target_critic_params=common.copy_tree(critic_params),
             actor_opt_state=actor_tx.init(actor_params),
-            critic_opt_state=critic_tx.init(critic_params),
+            critic_opt_state=critic_tx.init(critic_params), ofenet=ofenet, step=step,
+            key=state_key, target_critic_params=common.copy_tree(critic_params),
             log_alpha=log_alpha, alpha_opt_state=alpha_tx.init(log_alpha))
 
-    def policy_sample(state, params, obs, key):
+    def policy_sample(variables, params, obs, key):
         """Reparameterised sample for a training batch (noise consistent across devices)."""
-        mean, log_std = actor.apply({"params": params}, encoder.obs(state, obs))
+        mean, log_std = actor.apply({"params": params}, encoder.obs(variables, obs))
         return tanh_gaussian_sample(mean, log_std, key,
                                     common.batch_normal(key, mean.shape, axis_name))
 
-    def rl_update(state: AgentState, batch: Transition) -> tuple[AgentState, common.Metrics]:
+    def update(state: SACState, batch: Transition, weight, step) -> tuple[SACState, dict]:
+        del step  # SAC has no schedule
         key, next_action_key, action_key = jax.random.split(state.key, 3)
         alpha = jnp.exp(state.log_alpha)
+        variables = common.ofenet_variables(state)
 
         # Critic: soft Bellman regression on the target critics.
-        next_action, next_log_prob = policy_sample(state, state.actor_params, batch.next_obs,
+        next_action, next_log_prob = policy_sample(variables, state.actor_params, batch.next_obs,
                                                    next_action_key)
         next_q = critic.apply({"params": state.target_critic_params},
-                              encoder.obs_action(state, batch.next_obs, next_action))  # [C, B]
+                              encoder.obs_action(variables, batch.next_obs, next_action))
         target = jax.lax.stop_gradient(
-            soft_q_target(batch.reward, batch.discount, next_q, next_log_prob, alpha))
-        obs_action = encoder.obs_action(state, batch.obs, batch.action)
-
-        def critic_loss_fn(params):
-            q = critic.apply({"params": params}, obs_action)  # [C, B]
-            return common.critic_loss(q, target, batch.weight), q
-
-        (q_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-            state.critic_params)
-        critic_params, critic_opt_state = common.apply_gradients(
-            critic_tx, state.critic_params, state.critic_opt_state, critic_grads, axis_name)
+            soft_q_target(batch.reward, batch.discount, next_q, next_log_prob, alpha))  # [B]
+        state, q_loss, q = common.critic_step(
+            critic, critic_tx, state, encoder.obs_action(variables, batch.obs, batch.action),
+            target, weight, axis_name)
+        critic_params = state.critic_params
 
         # Actor: reparameterised, through phi_oa w.r.t. the action when OFENet is on.
         def actor_loss_fn(params):
-            action, log_prob = policy_sample(state, params, batch.obs, action_key)
+            action, log_prob = policy_sample(variables, params, batch.obs, action_key)
             q_pi = critic.apply({"params": critic_params},
-                                encoder.obs_action(state, batch.obs, action))
+                                encoder.obs_action(variables, batch.obs, action))
             return actor_loss(log_prob, q_pi, alpha), log_prob
 
         (pi_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
@@ -112,26 +113,27 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
             alpha_tx, state.log_alpha, state.alpha_opt_state, alpha_grad, axis_name)
 
         state = state.replace(
-            actor_params=actor_params, critic_params=critic_params,
+            actor_params=actor_params, actor_opt_state=actor_opt_state,
             target_critic_params=common.polyak(state.target_critic_params, critic_params,
-                                               tau),
-            actor_opt_state=actor_opt_state, critic_opt_state=critic_opt_state,
+                                               config.tau),
             log_alpha=log_alpha, alpha_opt_state=alpha_opt_state, key=key)
         metrics = {"critic_loss": q_loss, "actor_loss": pi_loss, "alpha_loss": alpha_loss,
                    "alpha": alpha, "entropy": -jnp.mean(log_prob), "q_mean": jnp.mean(q),
-                   **common.td_metrics(q, target, batch)}
+                   "td_abs": common.td_abs(q, target)}
         return state, metrics
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
-            noise_scale: jax.Array | None = None) -> jax.Array:
+    def actor_output(params, features):
+        return actor.apply({"params": params}, features)  # (mean, log_std)
+
+    def act(output, key, deterministic, noise_scale):
         """noise_scale [...] (per row of obs, or a scalar) multiplies the policy's std: the
         optional per-actor exploration level of Ape-X-style collection; None = plain SAC."""
-        mean, log_std = actor.apply({"params": state.actor_params}, encoder.obs(state, obs))
+        mean, log_std = output
         if deterministic:
             return tanh_gaussian_mode(mean)
         if noise_scale is not None:
             log_std = log_std + jnp.log(jnp.asarray(noise_scale, mean.dtype))[..., None]
         return tanh_gaussian_sample(mean, log_std, key)[0]
 
-    return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
-                           act, axis_name)
+    return common.assemble(config, observation_size, action_size, encoder,
+                           common.RLParts(init, update, actor_output, act), axis_name)

@@ -7,6 +7,7 @@ y = r + discount * min_i Q'_i(s', a')); then, every `policy_delay` updates (on u
 the target actor and critics. On the other updates the reported actor_loss is 0.
 """
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -15,6 +16,12 @@ import optax
 from ofe_jax.agents import common
 from ofe_jax.agents.common import AgentState, Transition
 from ofe_jax.networks import DeterministicActor, EnsembleCritic
+
+
+@flax.struct.dataclass
+class TD3State(AgentState):
+    target_critic_params: common.Params
+    target_actor_params: common.Params
 
 
 def smoothed_target_action(target_action: jax.Array, noise: jax.Array, noise_scale: float,
@@ -46,27 +53,26 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
     actor_tx = optax.adam(config.actor_learning_rate)
     critic_tx = optax.adam(config.critic_learning_rate)
 
-    def init_rl(key: jax.Array, state: AgentState) -> AgentState:
-        actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, observation_size))
-        action = jnp.zeros((1, action_size))
-        actor_params = actor.init(actor_key, encoder.obs(state, obs))["params"]
-        critic_params = critic.init(critic_key, encoder.obs_action(state, obs, action))["params"]
-        return state.replace(
+    def init(key: jax.Array, ofenet, step, state_key) -> TD3State:
+        actor_params, critic_params = common.init_actor_critic(
+            actor, critic, encoder, ofenet, key, observation_size, action_size)
+        return TD3State(
             actor_params=actor_params, critic_params=critic_params,
-            target_actor_params=common.copy_tree(actor_params),
-            target_critic_params=common.copy_tree(critic_params),
             actor_opt_state=actor_tx.init(actor_params),
-            critic_opt_state=critic_tx.init(critic_params))
+            critic_opt_state=critic_tx.init(critic_params), ofenet=ofenet, step=step,
+            key=state_key, target_critic_params=common.copy_tree(critic_params),
+            target_actor_params=common.copy_tree(actor_params))
 
-    def policy(state, params, obs):
-        return actor.apply({"params": params}, encoder.obs(state, obs))
+    def policy(variables, params, obs):
+        return actor.apply({"params": params}, encoder.obs(variables, obs))
 
-    def delayed_update(state: AgentState, batch: Transition) -> tuple[AgentState, jax.Array]:
+    def delayed_update(state: TD3State, batch: Transition) -> tuple[TD3State, jax.Array]:
+        variables = common.ofenet_variables(state)
+
         def actor_loss_fn(params):
-            action = policy(state, params, batch.obs)
+            action = policy(variables, params, batch.obs)
             return actor_loss(critic.apply({"params": state.critic_params},
-                                           encoder.obs_action(state, batch.obs, action)))
+                                           encoder.obs_action(variables, batch.obs, action)))
 
         pi_loss, grads = jax.value_and_grad(actor_loss_fn)(state.actor_params)
         actor_params, actor_opt_state = common.apply_gradients(
@@ -79,47 +85,42 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
                                                state.critic_params, config.tau))
         return state, pi_loss
 
-    def rl_update(state: AgentState, batch: Transition) -> tuple[AgentState, common.Metrics]:
+    def update(state: TD3State, batch: Transition, weight, step) -> tuple[TD3State, dict]:
         key, noise_key = jax.random.split(state.key)
+        variables = common.ofenet_variables(state)
 
         # Critic: clipped double-Q with target policy smoothing.
         noise = common.batch_normal(noise_key, batch.action.shape, axis_name)
         next_action = smoothed_target_action(
-            policy(state, state.target_actor_params, batch.next_obs), noise,
+            policy(variables, state.target_actor_params, batch.next_obs), noise,
             config.target_noise, config.target_noise_clip)
         next_q = critic.apply({"params": state.target_critic_params},
-                              encoder.obs_action(state, batch.next_obs, next_action))
+                              encoder.obs_action(variables, batch.next_obs, next_action))
         target = jax.lax.stop_gradient(
             clipped_double_q_target(batch.reward, batch.discount, next_q))
-        obs_action = encoder.obs_action(state, batch.obs, batch.action)
-
-        def critic_loss_fn(params):
-            q = critic.apply({"params": params}, obs_action)  # [C, B]
-            return common.critic_loss(q, target, batch.weight), q
-
-        (q_loss, q), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic_params)
-        critic_params, critic_opt_state = common.apply_gradients(
-            critic_tx, state.critic_params, state.critic_opt_state, grads, axis_name)
-        state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state,
-                              key=key)
+        state, q_loss, q = common.critic_step(
+            critic, critic_tx, state, encoder.obs_action(variables, batch.obs, batch.action),
+            target, weight, axis_name)
+        state = state.replace(key=key)
 
         # Delayed actor and target update; the work happens inside the branch.
         state, pi_loss = jax.lax.cond(
-            state.step % config.policy_delay == 0, delayed_update,
+            step % config.policy_delay == 0, delayed_update,
             lambda s, b: (s, jnp.zeros((), jnp.float32)), state, batch)
         return state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q_mean": jnp.mean(q),
-                       **common.td_metrics(q, target, batch)}
+                       "td_abs": common.td_abs(q, target)}
 
-    def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
-            noise_scale: jax.Array | None = None) -> jax.Array:
+    def actor_output(params, features):
+        return actor.apply({"params": params}, features)  # mu(s) in [-1, 1]
+
+    def act(action, key, deterministic, noise_scale):
         """noise_scale [...] (per row of obs, or a scalar) replaces exploration_noise as the
         Gaussian sigma: Ape-X-style per-actor exploration levels; None = plain TD3."""
-        action = policy(state, state.actor_params, obs)
         if deterministic:
             return action
         sigma = (config.exploration_noise if noise_scale is None
                  else jnp.asarray(noise_scale, action.dtype)[..., None])
         return jnp.clip(action + sigma * jax.random.normal(key, action.shape), -1.0, 1.0)
 
-    return common.assemble(config, observation_size, action_size, encoder, init_rl, rl_update,
-                           act, axis_name)
+    return common.assemble(config, observation_size, action_size, encoder,
+                           common.RLParts(init, update, actor_output, act), axis_name)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import inspect
 
+from ofe_jax.config import choices
 from ofe_jax.envs import backends as _backends
-from ofe_jax.envs.core import Env, EnvState, VecEnv, VecEnvState
+from ofe_jax.envs.core import Env, EnvState, VecEnv, VecEnvState, scale_action
 from ofe_jax.envs.locomotion import (HUMANOID_MJX_SOLVER, Ant, HalfCheetah, Hopper, Humanoid,
                                      Walker2d)
 from ofe_jax.envs.pendulums import InvertedDoublePendulum, InvertedPendulum
@@ -29,8 +30,7 @@ TASKS = {
 }
 NAMES = tuple(TASKS)
 BACKENDS = _backends.BACKENDS
-BACKEND_OPTIONS = {"mujoco": ("num_threads",),
-                   "mjx": ("solver_iterations", "ls_iterations", "jacobian", "impl")}
+BACKEND_OPTIONS = choices.BACKEND_OPTIONS
 
 
 def make(name: str, backend: str = "auto", episode_length: int = 1000, **options) -> Env:
@@ -64,5 +64,5 @@ def make(name: str, backend: str = "auto", episode_length: int = 1000, **options
     return Env(name, task, physics, episode_length=episode_length)
 
 
-__all__ = ["NAMES", "BACKENDS", "Env", "EnvState", "VecEnv", "VecEnvState", "make",
+__all__ = ["NAMES", "BACKENDS", "Env", "EnvState", "VecEnv", "VecEnvState", "make", "scale_action",
            "HUMANOID_MJX_SOLVER"]

@@ -44,6 +44,8 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from ofe_jax.config import choices
+
 # Full physics state + the solver's warm start (see module docstring).
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
 # Below this many envs per callback the host loop runs in the calling thread.
@@ -227,11 +229,11 @@ class MjxBackend:
         if ls_iterations is not None:
             model.opt.ls_iterations = int(ls_iterations)
         if jacobian is not None:
-            choices = {"dense": mujoco.mjtJacobian.mjJAC_DENSE,
-                       "sparse": mujoco.mjtJacobian.mjJAC_SPARSE}
-            if jacobian not in choices:
-                raise ValueError(f"jacobian must be one of {sorted(choices)}, got {jacobian!r}")
-            model.opt.jacobian = choices[jacobian]
+            jacobians = {"dense": mujoco.mjtJacobian.mjJAC_DENSE,
+                         "sparse": mujoco.mjtJacobian.mjJAC_SPARSE}
+            if jacobian not in jacobians:
+                raise ValueError(f"jacobian must be one of {sorted(jacobians)}, got {jacobian!r}")
+            model.opt.jacobian = jacobians[jacobian]
         self.model = model
         self.frame_skip = int(frame_skip)
         self.field_names = tuple(fields)
@@ -273,7 +275,7 @@ def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:
     return copy.copy(model)
 
 
-BACKENDS = ("auto", "mjx", "mujoco", "warp")
+BACKENDS = choices.BACKENDS
 
 
 def resolve(backend: str) -> str:
@@ -295,12 +297,10 @@ def resolve(backend: str) -> str:
 def build(backend: str, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...],
           mjx_solver: int | None = None, **options: Any):
     """Backend object for a resolved name. ``options`` are the backend keyword options."""
-    if backend == "mujoco":
-        allowed = {"num_threads"}
-        _check_options(backend, options, allowed)
-        return MujocoBackend(model, frame_skip, fields, **options)
-    allowed = {"solver_iterations", "ls_iterations", "jacobian", "impl"}
+    allowed = set(choices.BACKEND_OPTIONS["mujoco" if backend == "mujoco" else "mjx"])
     _check_options(backend, options, allowed)
+    if backend == "mujoco":
+        return MujocoBackend(model, frame_skip, fields, **options)
     if backend == "warp":
         options = {**options, "impl": "warp"}
     return MjxBackend(model, frame_skip, fields, solver=mjx_solver, **options)

@@ -175,6 +175,11 @@ class VecEnv:
             completed_length=jnp.where(done, episode_length, 0), key=keys)
 
 
+def scale_action(action, low, high):
+    """Agent actions in [-1, 1] -> env actions in [low, high] (affine, per dimension)."""
+    return low + 0.5 * (action + 1.0) * (high - low)
+
+
 def _select_keys(done: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
     """Per-env ``where(done, new, old)`` for raw uint32 [N, 2] or typed [N] PRNG keys."""
     typed = jnp.issubdtype(old.dtype, jax.dtypes.prng_key)

@@ -1,4 +1,4 @@
-"""Evaluate a policy in the official Gymnasium env (``gymnasium.make(name)``, CPU MuJoCo).
+"""Score a policy in the official Gymnasium env (``gymnasium.make(name)``, CPU MuJoCo).
 
 The reference check for a trained agent: the same observations, rewards, termination and time
 limit as the published v5 benchmarks, independent of this package's environments.
@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 
-def evaluate_in_gymnasium(name: str, policy_fn: Callable[[np.ndarray], np.ndarray],
+def score_in_gymnasium(name: str, policy_fn: Callable[[np.ndarray], np.ndarray],
                           episodes: int = 10, seed: int = 0, render_path: str | None = None,
                           **make_kwargs) -> np.ndarray:
     """Runs ``episodes`` full episodes of ``policy_fn`` in ``gymnasium.make(name)``.

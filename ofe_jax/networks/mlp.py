@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ofe_jax.config import choices
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
     "swish": nn.swish,
@@ -21,7 +23,8 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "leaky_relu": nn.leaky_relu,
 }
 
-TORSO_KINDS = ("mlp", "dense")
+assert tuple(ACTIVATIONS) == choices.ACTIVATIONS, "networks.mlp and config.choices disagree"
+TORSO_KINDS = choices.TORSO_KINDS
 
 
 def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:

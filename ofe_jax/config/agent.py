@@ -1,15 +1,15 @@
-"""Agent configs (ml_collections) with the papers' defaults, and their validation.
+"""Agent configs (ml_collections) with the papers' defaults. Pure: imports no jax.
 
 References: SAC = Haarnoja et al. 2018 ("SAC: Algorithms and Applications", v2, automatic
 temperature); TD3 = Fujimoto et al. 2018; OFENet = Ota et al. 2020; larger/DenseNet networks =
-Ota, Jha & Kanezaki 2021 (OJK21).
+Ota, Jha & Kanezaki 2021 (OJK21). Validation: `ofe_jax.config.validation.validate_agent`.
 """
 
 import ml_collections
 
-from ofe_jax.networks.mlp import ACTIVATIONS, TORSO_KINDS
+from ofe_jax.errors import ConfigError
 
-ALGORITHMS = ("sac", "td3")
+from ofe_jax.config.choices import ALGORITHMS
 
 
 def _base_config(name: str) -> ml_collections.ConfigDict:
@@ -63,58 +63,9 @@ def td3_config() -> ml_collections.ConfigDict:
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:
-    """The default agent config of algorithm `name` ("sac" | "td3")."""
+    """The default agent config of algorithm `name` (one of `choices.ALGORITHMS`)."""
     if name == "sac":
         return sac_config()
     if name == "td3":
         return td3_config()
-    raise ValueError(f"agent name must be one of {list(ALGORITHMS)}, got {name!r}")
-
-
-def _check(ok: bool, field: str, allowed: str, value) -> None:
-    if not ok:
-        raise ValueError(f"agent.{field} must be {allowed}, got {value!r}")
-
-
-def validate(c: ml_collections.ConfigDict, observation_size: int, action_size: int) -> None:
-    """Raises ValueError naming the first bad field and its allowed values."""
-    _check(c.get("name") in ALGORITHMS, "name", f"one of {list(ALGORITHMS)}", c.get("name"))
-    if not isinstance(observation_size, int) or observation_size <= 0:
-        raise ValueError(f"observation_size must be a positive int, got {observation_size!r}")
-    if not isinstance(action_size, int) or action_size <= 0:
-        raise ValueError(f"action_size must be a positive int, got {action_size!r}")
-    n = c.network
-    _check(n.kind in TORSO_KINDS, "network.kind", f"one of {list(TORSO_KINDS)}", n.kind)
-    _check(isinstance(n.units, int) and n.units > 0, "network.units", "an int > 0", n.units)
-    _check(isinstance(n.layers, int) and n.layers > 0, "network.layers", "an int > 0", n.layers)
-    _check(n.activation in ACTIVATIONS, "network.activation", f"one of {sorted(ACTIVATIONS)}",
-           n.activation)
-    _check(0.0 <= c.gamma <= 1.0, "gamma", "in [0, 1]", c.gamma)
-    _check(0.0 < c.tau <= 1.0, "tau", "in (0, 1]", c.tau)
-    _check(isinstance(c.batch_size, int) and c.batch_size > 0, "batch_size", "an int > 0",
-           c.batch_size)
-    _check(isinstance(c.num_critics, int) and c.num_critics >= 1, "num_critics", "an int >= 1",
-           c.num_critics)
-    for lr in ("actor_learning_rate", "critic_learning_rate"):
-        _check(c[lr] > 0, lr, "> 0", c[lr])
-    o = c.ofenet
-    if o.enabled:
-        _check(isinstance(o.layers, int) and o.layers > 0, "ofenet.layers", "an int > 0", o.layers)
-        _check(isinstance(o.total_units, int) and o.total_units >= o.layers
-               and o.total_units % o.layers == 0, "ofenet.total_units",
-               f"a positive multiple of ofenet.layers={o.layers}", o.total_units)
-        _check(o.activation in ACTIVATIONS, "ofenet.activation", f"one of {sorted(ACTIVATIONS)}",
-               o.activation)
-        _check(o.target_dim == -1 or 0 < o.target_dim <= observation_size, "ofenet.target_dim",
-               f"-1 or in [1, observation_size={observation_size}]", o.target_dim)
-        _check(o.learning_rate > 0, "ofenet.learning_rate", "> 0", o.learning_rate)
-    if c.name == "sac":
-        _check(c.alpha_learning_rate > 0, "alpha_learning_rate", "> 0", c.alpha_learning_rate)
-        _check(c.init_alpha > 0, "init_alpha", "> 0", c.init_alpha)
-        _check(c.log_std_min < c.log_std_max, "log_std_min", f"< log_std_max={c.log_std_max}",
-               c.log_std_min)
-    else:
-        _check(isinstance(c.policy_delay, int) and c.policy_delay >= 1, "policy_delay",
-               "an int >= 1", c.policy_delay)
-        for f in ("target_noise", "target_noise_clip", "exploration_noise"):
-            _check(c[f] >= 0, f, ">= 0", c[f])
+    raise ConfigError(f"agent name must be one of {list(ALGORITHMS)}, got {name!r}")

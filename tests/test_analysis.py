@@ -1,5 +1,6 @@
-"""Results report: statistics against hand-computed values, grouping and seed pooling, the
-command line end to end on synthetic run directories, and bad input."""
+"""The analysis room: statistics against hand-computed values, the run reader, learning curves,
+grouping and seed pooling, the report's command line end to end on synthetic run directories,
+bad input, and that it all imports no jax."""
 
 import json
 import os
@@ -9,7 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from ofe_jax import report
+from ofe_jax.analysis import figures, report, stats
+from ofe_jax.analysis import runs as run_reader
+from ofe_jax.errors import ReportError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,67 +63,67 @@ def make_run(path, config, evals, eval_every_row=True):
 
 def test_iqm_hand_computed():
     # n = 4: the middle two values, both conventions.
-    assert report.iqm([10.0, 1.0, 4.0, 3.0]) == pytest.approx(3.5)
-    assert report.iqm([10.0, 1.0, 4.0, 3.0], "trim_mean") == pytest.approx(3.5)
+    assert stats.iqm([10.0, 1.0, 4.0, 3.0]) == pytest.approx(3.5)
+    assert stats.iqm([10.0, 1.0, 4.0, 3.0], "trim_mean") == pytest.approx(3.5)
     # n = 5, sorted 1, 2, 3, 4, 100: quantile slices of 0.2; [0.25, 0.75] covers 0.15 of the
     # 2nd, all 0.2 of the 3rd, 0.15 of the 4th -> (0.15*2 + 0.2*3 + 0.15*4) / 0.5 = 3.0 ...
-    assert report.iqm([100.0, 1.0, 2.0, 3.0, 4.0]) == pytest.approx(3.0)
+    assert stats.iqm([100.0, 1.0, 2.0, 3.0, 4.0]) == pytest.approx(3.0)
     # ... and with an asymmetric middle: 1, 2, 6, 7, 100 -> (0.3 + 1.2 + 1.05) / 0.5 = 5.1
-    assert report.iqm([1.0, 2.0, 6.0, 7.0, 100.0]) == pytest.approx(5.1)
+    assert stats.iqm([1.0, 2.0, 6.0, 7.0, 100.0]) == pytest.approx(5.1)
     # trim_mean drops floor(5/4) = 1 at each end: mean(2, 6, 7) = 5.
-    assert report.iqm([1.0, 2.0, 6.0, 7.0, 100.0], "trim_mean") == pytest.approx(5.0)
+    assert stats.iqm([1.0, 2.0, 6.0, 7.0, 100.0], "trim_mean") == pytest.approx(5.0)
     # n = 3, fractional weights 1/12, 1/3, 1/12 -> (1 + 4*2 + 1*9) / 6 = 3; trim_mean: mean = 4
-    assert report.iqm([1.0, 2.0, 9.0]) == pytest.approx(3.0)
-    assert report.iqm([1.0, 2.0, 9.0], "trim_mean") == pytest.approx(4.0)
+    assert stats.iqm([1.0, 2.0, 9.0]) == pytest.approx(3.0)
+    assert stats.iqm([1.0, 2.0, 9.0], "trim_mean") == pytest.approx(4.0)
     # n = 1 and n = 2: the mean.
-    assert report.iqm([7.0]) == 7.0
-    assert report.iqm([2.0, 4.0]) == pytest.approx(3.0)
+    assert stats.iqm([7.0]) == 7.0
+    assert stats.iqm([2.0, 4.0]) == pytest.approx(3.0)
     # n = 8 agrees with scipy.stats.trim_mean(x, 0.25): mean of the 3rd..6th sorted values.
     x = [8.0, 1.0, 7.0, 2.0, 6.0, 3.0, 5.0, 40.0]
-    assert report.iqm(x) == pytest.approx(np.mean([3.0, 5.0, 6.0, 7.0]))
-    assert report.iqm(x, "trim_mean") == pytest.approx(report.iqm(x))
+    assert stats.iqm(x) == pytest.approx(np.mean([3.0, 5.0, 6.0, 7.0]))
+    assert stats.iqm(x, "trim_mean") == pytest.approx(stats.iqm(x))
     with pytest.raises(ValueError):
-        report.iqm([1.0], "median")
+        stats.iqm([1.0], "median")
 
 
 def test_bootstrap_ci_hand_computed_and_deterministic():
     # All seeds equal: every resampled mean is that value.
-    assert report.bootstrap_ci([5.0, 5.0, 5.0]) == (5.0, 5.0)
-    assert report.bootstrap_ci([3.0]) == (3.0, 3.0)
+    assert stats.bootstrap_ci([5.0, 5.0, 5.0]) == (5.0, 5.0)
+    assert stats.bootstrap_ci([3.0]) == (3.0, 3.0)
     # Two seeds 0 and 1: resampled means are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4, so the
     # 2.5th and 97.5th percentiles of 10,000 resamples are 0 and 1.
-    assert report.bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
+    assert stats.bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
     values = [1.3, 4.1, 2.7, 8.9, 5.2, 0.4, 6.6]
-    low, high = report.bootstrap_ci(values, seed=3)
+    low, high = stats.bootstrap_ci(values, seed=3)
     assert low < np.mean(values) < high
     assert min(values) <= low and high <= max(values)
-    assert report.bootstrap_ci(values, seed=3) == (low, high)  # deterministic for a seed
-    assert report.bootstrap_ci(values, seed=4) != (low, high)  # and the seed is used
+    assert stats.bootstrap_ci(values, seed=3) == (low, high)  # deterministic for a seed
+    assert stats.bootstrap_ci(values, seed=4) != (low, high)  # and the seed is used
     # More seeds from the same distribution (same spread): a narrower interval, ~1/sqrt(n).
-    small = report.bootstrap_ci([0.0, 1.0] * 2)
-    large = report.bootstrap_ci([0.0, 1.0] * 32)
+    small = stats.bootstrap_ci([0.0, 1.0] * 2)
+    large = stats.bootstrap_ci([0.0, 1.0] * 32)
     assert small[0] <= 0.5 <= small[1] and large[0] <= 0.5 <= large[1]
     assert (large[1] - large[0]) < 0.4 * (small[1] - small[0])
 
 
 def test_auc_hand_computed():
     # (0, 0) -> (100, 10) -> (300, 10): area 500 + 2000 = 2500 over a span of 300.
-    assert report.auc([0, 100, 300], [0.0, 10.0, 10.0]) == pytest.approx(2500.0 / 300.0)
+    assert stats.auc([0, 100, 300], [0.0, 10.0, 10.0]) == pytest.approx(2500.0 / 300.0)
     # Not starting at 0: steps 100..200, returns 2 -> 4: mean 3.
-    assert report.auc([100, 200], [2.0, 4.0]) == pytest.approx(3.0)
-    assert report.auc([500], [7.0]) == 7.0  # a single evaluation
+    assert stats.auc([100, 200], [2.0, 4.0]) == pytest.approx(3.0)
+    assert stats.auc([500], [7.0]) == 7.0  # a single evaluation
 
 
 def test_variant_labels():
     agent = lambda kind, units, ofenet, layers=2: {
         "network": {"kind": kind, "units": units, "layers": layers},
         "ofenet": {"enabled": ofenet}}
-    assert report.variant_label(agent("dense", 2048, True)) == "ojk21"
-    assert report.variant_label(agent("mlp", 256, False)) == "baseline"
-    assert report.variant_label(agent("dense", 2048, False)) == "dense2048"
-    assert report.variant_label(agent("mlp", 256, True)) == "mlp256+ofenet"
-    assert report.variant_label(agent("dense", 1024, True)) == "dense1024+ofenet"
-    assert report.variant_label(agent("mlp", 256, False, layers=3)) == "mlp256x3"
+    assert run_reader.variant_label(agent("dense", 2048, True)) == "ojk21"
+    assert run_reader.variant_label(agent("mlp", 256, False)) == "baseline"
+    assert run_reader.variant_label(agent("dense", 2048, False)) == "dense2048"
+    assert run_reader.variant_label(agent("mlp", 256, True)) == "mlp256+ofenet"
+    assert run_reader.variant_label(agent("dense", 1024, True)) == "dense1024+ofenet"
+    assert run_reader.variant_label(agent("mlp", 256, False, layers=3)) == "mlp256x3"
 
 
 def test_references_are_ojk21_gym_v2():
@@ -134,6 +137,35 @@ def test_references_are_ojk21_gym_v2():
     assert report.PUBLISHED_V4_V5_SAC_1M == {}  # an empty slot until sourced
 
 
+def test_mean_and_ci_hand_computed():
+    returns = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 10.0], [4.0, np.nan, 6.0]])
+    mean, half = stats.mean_and_ci(returns)
+    np.testing.assert_allclose(mean, [2.0, 10.0, 5.0])
+    # row 0: std 1, n 3, t(2) = 4.3027 -> 4.3027 / sqrt(3); row 2: std sqrt(2), n 2,
+    # t(1) = 12.7062 (two-sided 95% Student-t quantiles, exact to the digits given)
+    np.testing.assert_allclose(half, [4.302652729911275 / np.sqrt(3), 0.0,
+                                      12.706204736174698 * np.sqrt(2) / np.sqrt(2)], rtol=1e-6)
+
+
+def test_learning_curve_from_metrics_csv(tmp_path):
+    (tmp_path / "metrics.csv").write_text(
+        "step,seed,episode_return,eval_return\n"
+        "100,0,1.0,5.0\n100,1,1.0,7.0\n200,0,2.0,\n200,1,2.0,\n300,0,3.0,9.0\n300,1,3.0,11.0\n")
+    steps, returns = figures.common_grid(run_reader.eval_curves(str(tmp_path)))
+    np.testing.assert_array_equal(steps, [100, 300])
+    np.testing.assert_array_equal(returns, [[5.0, 7.0], [9.0, 11.0]])
+    out = figures.learning_curve(str(tmp_path))
+    assert out.endswith("learning_curve.png") and (tmp_path / "learning_curve.png").stat().st_size > 0
+
+
+def test_analysis_imports_neither_jax_nor_mujoco():
+    code = ("import sys; import ofe_jax.analysis.report, ofe_jax.analysis.figures, ofe_jax.report;"
+            " print(sorted(m for m in ('jax', 'mujoco') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 # Grouping. ------------------------------------------------------------------------------------
 
 def test_grouping_pools_seeds_and_separates_variants_and_tasks(tmp_path):
@@ -143,22 +175,22 @@ def test_grouping_pools_seeds_and_separates_variants_and_tasks(tmp_path):
     c = make_run(tmp_path / "c", _config(variant="dense"), {0: [(100, 10.0), (200, 20.0)]})
     d = make_run(tmp_path / "d", _config(task="Ant-v5"), {0: [(100, 4.0)]})
     e = make_run(tmp_path / "e", _config(algorithm="td3"), {0: [(100, 4.0)]})
-    runs = [report.load_run(p) for p in (a, b, c, d, e)]
-    groups = report.group_runs(runs)
+    loaded = [run_reader.load_run(p) for p in (a, b, c, d, e)]
+    groups = report.group_runs(loaded)
     keys = [(g["task"], g["algorithm"], g["variant"]) for g in groups]
     assert keys == [("Hopper-v5", "sac", "baseline"), ("Hopper-v5", "sac", "ojk21"),
                     ("Hopper-v5", "td3", "baseline"), ("Ant-v5", "sac", "baseline")]
     pooled = groups[0]
     assert sorted(pooled["seeds"]) == [0, 1, 2] and pooled["runs"] == [a, b]
-    stats = report.group_statistics(pooled)
-    assert stats["num_seeds"] == 3
-    assert [p["final_return"] for p in stats["per_seed"]] == [3.0, 5.0, 7.0]
-    assert stats["final_return"]["mean"] == pytest.approx(5.0)
-    assert stats["final_return"]["iqm"] == pytest.approx(5.0)  # weights 1:4:1 of 3, 5, 7
-    assert [p["auc"] for p in stats["per_seed"]] == pytest.approx([2.0, 3.5, 3.5])
-    assert stats["auc"]["mean"] == pytest.approx(3.0)
-    assert stats["steps_reached"] == {"min": 200, "max": 200}
-    assert stats["ojk21_reference_gym_v2"] is None
+    summary = report.group_statistics(pooled)
+    assert summary["num_seeds"] == 3
+    assert [p["final_return"] for p in summary["per_seed"]] == [3.0, 5.0, 7.0]
+    assert summary["final_return"]["mean"] == pytest.approx(5.0)
+    assert summary["final_return"]["iqm"] == pytest.approx(5.0)  # weights 1:4:1 of 3, 5, 7
+    assert [p["auc"] for p in summary["per_seed"]] == pytest.approx([2.0, 3.5, 3.5])
+    assert summary["auc"]["mean"] == pytest.approx(3.0)
+    assert summary["steps_reached"] == {"min": 200, "max": 200}
+    assert summary["ojk21_reference_gym_v2"] is None
     assert report.group_statistics(groups[1])["ojk21_reference_gym_v2"] == 3467
 
 
@@ -167,7 +199,7 @@ def test_grouping_splits_other_hyperparameters_and_counts_duplicate_seeds_once(t
     b = make_run(tmp_path / "b", _config(seeds=1, **{"env.num_envs": 16}), {0: [(100, 2.0)]})
     c = make_run(tmp_path / "c", _config(seeds=1, eval_every=50), {0: [(100, 3.0), (200, 4.0)]})
     warnings = []
-    groups = report.group_runs([report.load_run(p) for p in (a, b, c)], warn=warnings.append)
+    groups = report.group_runs([run_reader.load_run(p) for p in (a, b, c)], warn=warnings.append)
     by_variant = {g["variant"]: g for g in groups}
     assert set(by_variant) == {"baseline [env.num_envs=1]", "baseline [env.num_envs=16]"}
     # a and c differ only in the evaluation schedule: pooled; both hold seed 0 -> counted once,
@@ -178,7 +210,7 @@ def test_grouping_splits_other_hyperparameters_and_counts_duplicate_seeds_once(t
     # Pooled seeds that end at different steps are reported.
     d = make_run(tmp_path / "d", _config(seed=5, seeds=1), {5: [(100, 1.0), (200, 2.0)]})
     warnings.clear()
-    report.group_runs([report.load_run(p) for p in (a, d)], warn=warnings.append)
+    report.group_runs([run_reader.load_run(p) for p in (a, d)], warn=warnings.append)
     assert len(warnings) == 1 and "different steps" in warnings[0]
 
 
@@ -268,5 +300,5 @@ def test_cli_bad_input(tmp_path):
 
 
 def test_make_report_raises_report_error(tmp_path):
-    with pytest.raises(report.ReportError, match="no runs matched"):
+    with pytest.raises(ReportError, match="no runs matched"):
         report.make_report([str(tmp_path / "x*")], str(tmp_path / "out"))

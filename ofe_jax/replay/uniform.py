@@ -1,8 +1,13 @@
 """On-device uniform replay buffer: a ring buffer as pure functions in the optax shape.
 
-    state = replay.init(capacity, example, obs_dtype=None)  # example: ONE item, no batch axis
-    state = replay.add(state, items)                        # items: leading [n] axis, 1 <= n <= capacity
-    batch = replay.sample(state, key, batch_size)           # leading [batch_size] or e.g. [K, B]
+    state = uniform.init(capacity, example, obs_dtype=None)  # example: ONE item, no batch axis
+    state = uniform.add(state, items)                        # items: leading [n], 1 <= n <= capacity
+    s = uniform.sample(state, key, batch_size)               # s.batch: leading [batch_size] or [K, B]
+    state = uniform.update(state, s.info, td_abs)            # no-op (the protocol's update)
+
+`sample` returns a `Sample(batch, weight, info)` as every buffer of `ofe_jax.replay` does
+(weight = 1 here; info = the slot indices). `gather` and `next_slots` are the storage operations
+the prioritised buffer shares.
 
 Everything is a pure function of a `ReplayState` pytree, so it can be `jit`-ed (with the state
 donated: `jax.jit(replay.add, donate_argnums=0)` updates the storage in place), `vmap`-ed over a
@@ -43,8 +48,20 @@ from flax import struct
 
 PyTree = Any
 
+from ofe_jax.config.choices import OBS_DTYPES
+
 OBS_FIELDS = ("obs", "next_obs")
-_OBS_DTYPES = ("bfloat16", "float16", "float32")
+
+
+@struct.dataclass
+class Sample:
+    """What every buffer's `sample` returns: the items, per-sample weights for the loss
+    (importance weights of prioritised replay; ones for uniform replay) and `info` to give back
+    to `update` with the new |TD errors| (the slot indices)."""
+
+    batch: PyTree  # leading [*batch_shape]
+    weight: jax.Array  # [*batch_shape] float32
+    info: jax.Array  # [*batch_shape] int32 slot indices
 
 
 @struct.dataclass
@@ -73,9 +90,9 @@ def _canonical_obs_dtype(obs_dtype) -> np.dtype | None:
         dtype = jnp.dtype(obs_dtype)
     except TypeError:
         dtype = None
-    if dtype is None or dtype.name not in _OBS_DTYPES:
+    if dtype is None or dtype.name not in OBS_DTYPES:
         raise ValueError(
-            f"obs_dtype must be None or one of {', '.join(_OBS_DTYPES)} "
+            f"obs_dtype must be None or one of {', '.join(sorted(OBS_DTYPES))} "
             f"(a string or jnp dtype), got {obs_dtype!r}"
         )
     return dtype
@@ -177,7 +194,7 @@ def add(state: ReplayState, items: PyTree) -> ReplayState:
     if not 1 <= n <= capacity:
         raise ValueError(f"add needs 1 <= n <= capacity items, got n={n} with capacity={capacity}")
 
-    slots = (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity  # [n], distinct
+    slots = next_slots(state, n)  # [n], distinct
     new_leaves = [
         stored.at[slots].set(jnp.asarray(item).astype(stored.dtype), unique_indices=True)
         for stored, item in zip(data_leaves, item_leaves)
@@ -206,7 +223,22 @@ def _sample_shape(batch_size) -> tuple[int, ...]:
     return tuple(int(dim) for dim in shape)
 
 
-def sample(state: ReplayState, key: jax.Array, batch_size) -> PyTree:
+def next_slots(state: ReplayState, n: int) -> jax.Array:
+    """[n] int32: the slots the next `n` added items go to."""
+    capacity = jax.tree.leaves(state.data)[0].shape[0]
+    return (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity
+
+
+def gather(state: ReplayState, index: jax.Array) -> PyTree:
+    """The items at slots `index` (any shape), observations cast back to the example's dtype."""
+    data_leaves, treedef = jax.tree_util.tree_flatten(state.data)
+    sample_dtypes = state.sample_dtypes or tuple(leaf.dtype.name for leaf in data_leaves)
+    return jax.tree_util.tree_unflatten(treedef, [
+        jnp.take(stored, index, axis=0, mode="clip").astype(dtype)  # [*index.shape, ...]
+        for stored, dtype in zip(data_leaves, sample_dtypes)])
+
+
+def sample(state: ReplayState, key: jax.Array, batch_size, progress=None) -> Sample:
     """Items drawn uniformly with replacement from the filled slots [0, size).
 
     Args:
@@ -214,16 +246,19 @@ def sample(state: ReplayState, key: jax.Array, batch_size) -> PyTree:
       key: PRNG key, consumed.
       batch_size: int B -> leaves [B, ...]; tuple, e.g. (K, B) -> leaves [K, B, ...] (K batches
         for K updates in one scan). Static.
+      progress: unused (the protocol's fraction of training done, for schedules).
 
     Returns:
-      The item pytree with the leading batch axes; observations cast back to the example's dtype.
+      Sample(batch with the leading batch axes, weight = ones, info = slot indices);
+      observations cast back to the example's dtype.
     """
+    del progress
     shape = _sample_shape(batch_size)
-    indices = jax.random.randint(key, shape, 0, state.size, dtype=jnp.int32)  # [*shape]
-    data_leaves, treedef = jax.tree_util.tree_flatten(state.data)
-    sample_dtypes = state.sample_dtypes or tuple(leaf.dtype.name for leaf in data_leaves)
-    batch_leaves = [
-        jnp.take(stored, indices, axis=0, mode="clip").astype(dtype)  # [*shape, ...]
-        for stored, dtype in zip(data_leaves, sample_dtypes)
-    ]
-    return jax.tree_util.tree_unflatten(treedef, batch_leaves)
+    index = jax.random.randint(key, shape, 0, state.size, dtype=jnp.int32)  # [*shape]
+    return Sample(gather(state, index), jnp.ones(shape, jnp.float32), index)
+
+
+def update(state: ReplayState, info: jax.Array, td_abs: jax.Array) -> ReplayState:
+    """The protocol's priority update: uniform replay keeps no priorities."""
+    del info, td_abs
+    return state

@@ -1,34 +1,40 @@
 """Proportional prioritised replay (Schaul et al. 2016, Sec. 3.3) on device.
 
-A `replay` ring buffer plus a sum tree over its slots: P(i) = p_i^alpha / sum_k p_k^alpha.
+A uniform ring buffer's storage plus a sum tree over its slots: P(i) = p_i^alpha / sum_k p_k^alpha.
 The tree is one flat array [2 * L] (L = capacity rounded up to a power of two; node k has
 children 2k and 2k + 1, the root is node 1, leaves are nodes L .. 2L - 1), so both writing B
 priorities and drawing B samples cost O(B log L) in log2(L) vectorised steps: 20 steps at 1M.
 
     state = prioritized.init(capacity, example)
-    state = prioritized.add(state, items)                 # new items get the max priority so far
-    items, index, weight = prioritized.sample(state, key, batch_size, beta)
-    state = prioritized.update(state, index, td_abs, alpha, eps)
+    state = prioritized.add(state, items)                   # new items get the max priority so far
+    s = prioritized.sample(state, key, batch_size, beta)    # Sample(batch, weight, info=slots)
+    state = prioritized.update(state, s.info, td_abs, alpha, eps)
 
 Sampling is stratified (one draw in each of B equal segments of the total mass, as in the paper).
 Importance weights w_i = (size * P(i))^-beta / max_j w_j, normalised by the largest weight in the
-buffer (that of the smallest priority, one O(capacity) reduction per batch).
+buffer (that of the smallest priority, one O(capacity) reduction per batch). `ofe_jax.replay.make`
+binds alpha, eps and the beta schedule into the protocol's `sample(state, key, B, progress)` and
+`update(state, info, td_abs)`.
 """
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 
-from ofe_jax import replay
+from ofe_jax.replay import uniform
 
-PyTree = replay.PyTree
+PyTree = uniform.PyTree
 
 
 @flax.struct.dataclass
 class PrioritizedState:
-    buffer: replay.ReplayState
+    storage: uniform.ReplayState
     tree: jax.Array  # [2 L] float32 sum tree of p_i^alpha; unused leaves are 0
     max_priority: jax.Array  # [1] float32, largest p_i^alpha written so far (>= 1 at start)
+
+    @property
+    def size(self) -> jax.Array:
+        return self.storage.size
 
 
 def _leaves(capacity: int) -> int:
@@ -36,8 +42,8 @@ def _leaves(capacity: int) -> int:
 
 
 def init(capacity: int, example: PyTree, obs_dtype=None) -> PrioritizedState:
-    buffer = replay.init(capacity, example, obs_dtype=obs_dtype)
-    return PrioritizedState(buffer, jnp.zeros((2 * _leaves(capacity),), jnp.float32),
+    storage = uniform.init(capacity, example, obs_dtype=obs_dtype)
+    return PrioritizedState(storage, jnp.zeros((2 * _leaves(capacity),), jnp.float32),
                             jnp.ones((1,), jnp.float32))
 
 
@@ -54,10 +60,9 @@ def _set_leaves(tree: jax.Array, slots: jax.Array, values: jax.Array) -> jax.Arr
 
 def add(state: PrioritizedState, items: PyTree) -> PrioritizedState:
     n = jax.tree.leaves(items)[0].shape[0]
-    capacity = jax.tree.leaves(state.buffer.data)[0].shape[0]
-    slots = (state.buffer.position + jnp.arange(n, dtype=jnp.int32)) % capacity
+    slots = uniform.next_slots(state.storage, n)
     tree = _set_leaves(state.tree, slots, jnp.full((n,), state.max_priority[0]))
-    return state.replace(buffer=replay.add(state.buffer, items), tree=tree)
+    return state.replace(storage=uniform.add(state.storage, items), tree=tree)
 
 
 def _find(tree: jax.Array, mass: jax.Array) -> jax.Array:
@@ -73,25 +78,21 @@ def _find(tree: jax.Array, mass: jax.Array) -> jax.Array:
 
 
 def sample(state: PrioritizedState, key: jax.Array, batch_size: int,
-           beta: float | jax.Array) -> tuple[PyTree, jax.Array, jax.Array]:
-    """(items [B, ...], slot indices [B], importance weights [B]) for one batch."""
+           beta: float | jax.Array) -> uniform.Sample:
+    """Sample(items [B, ...], importance weights [B], info = slot indices [B])."""
     total = state.tree[1]
     segment = total / batch_size
     mass = (jnp.arange(batch_size) + jax.random.uniform(key, (batch_size,))) * segment
     index = jnp.minimum(_find(state.tree, jnp.minimum(mass, total * (1 - 1e-7))),
-                        state.buffer.size - 1)  # float round-off can never pick an empty slot
+                        state.size - 1)  # float round-off can never pick an empty slot
     num_leaves = state.tree.shape[0] // 2
     leaves = state.tree[num_leaves:]
     probability = leaves[index] / total
-    filled = jnp.arange(num_leaves) < state.buffer.size
+    filled = jnp.arange(num_leaves) < state.size
     min_probability = jnp.min(jnp.where(filled, leaves, jnp.inf)) / total
-    size = state.buffer.size.astype(jnp.float32)
+    size = state.size.astype(jnp.float32)
     weight = (size * probability) ** (-beta) / (size * min_probability) ** (-beta)
-    data_leaves, treedef = jax.tree_util.tree_flatten(state.buffer.data)
-    dtypes = state.buffer.sample_dtypes or tuple(x.dtype.name for x in data_leaves)
-    items = jax.tree_util.tree_unflatten(
-        treedef, [jnp.take(x, index, axis=0).astype(d) for x, d in zip(data_leaves, dtypes)])
-    return items, index, weight
+    return uniform.Sample(uniform.gather(state.storage, index), weight, index)
 
 
 def update(state: PrioritizedState, index: jax.Array, td_abs: jax.Array, alpha: float,
@@ -102,7 +103,7 @@ def update(state: PrioritizedState, index: jax.Array, td_abs: jax.Array, alpha: 
                          max_priority=jnp.maximum(state.max_priority, jnp.max(priority)))
 
 
-def beta_schedule(step: jax.Array, total_steps: int, beta0: float) -> jax.Array:
-    """beta annealed linearly from beta0 to 1 over the run (Schaul et al. 2016, Sec. 3.4)."""
-    fraction = jnp.minimum(step.astype(jnp.float32) / max(total_steps, 1), 1.0)
-    return beta0 + (1.0 - beta0) * fraction
+def beta_schedule(progress: float | jax.Array, beta0: float) -> jax.Array:
+    """beta annealed linearly from beta0 to 1 over the run (Schaul et al. 2016, Sec. 3.4);
+    progress = fraction of the run done (clipped to [0, 1])."""
+    return beta0 + (1.0 - beta0) * jnp.clip(jnp.asarray(progress, jnp.float32), 0.0, 1.0)

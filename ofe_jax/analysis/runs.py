@@ -1,0 +1,119 @@
+"""The one reader of run directories (`config.json` + `metrics.csv`, as ofe_jax.training
+writes them), for the figures, the report and the sweep.
+
+    run = load_run("runs/hopper")     # {"path", "config", "task", "algorithm", "variant",
+                                      #  "curves": {seed: (steps [T], eval returns [T])}}
+"""
+
+import csv
+import glob
+import json
+import math
+import os
+
+import numpy as np
+
+from ofe_jax.errors import ReportError
+
+
+def variant_label(agent: dict) -> str:
+    """"ojk21", "baseline" or a descriptive name of the network: "ojk21" = OFENet + DenseNet
+    MLP 2 x 2048; "baseline" = MLP 256 x 2 without OFENet; otherwise e.g. "dense2048" (no
+    OFENet), "mlp256+ofenet", "dense1024+ofenet", "mlp256x3"."""
+    network, ofenet = agent["network"], agent.get("ofenet", {})
+    kind, units = network["kind"], int(network["units"])
+    layers = int(network.get("layers", 2))
+    enabled = bool(ofenet.get("enabled", False))
+    if enabled and kind == "dense" and (units, layers) == (2048, 2):
+        return "ojk21"
+    if not enabled and kind == "mlp" and (units, layers) == (256, 2):
+        return "baseline"
+    return f"{kind}{units}" + (f"x{layers}" if layers != 2 else "") + ("+ofenet" if enabled
+                                                                        else "")
+
+
+def read_config(run: str) -> dict:
+    """config.json of a run, with its task, algorithm and variant label."""
+    path = os.path.join(run, "config.json")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+        task = config["env"]["name"]
+        algorithm = config["agent"]["name"]
+        variant = variant_label(config["agent"])
+    except (OSError, ValueError) as e:
+        raise ReportError(f"{path} is unreadable: {e}") from e
+    except (KeyError, TypeError) as e:
+        raise ReportError(f"{path} lacks the field {e} (env.name, agent.name, "
+                          f"agent.network.kind/units, agent.ofenet.enabled)") from e
+    return {"config": config, "task": str(task), "algorithm": str(algorithm),
+            "variant": variant}
+
+
+def read_metrics(run: str, required=("step", "seed")) -> list[dict]:
+    """The rows of metrics.csv (strings, as written); ReportError if unreadable or a required
+    column is missing."""
+    path = os.path.join(run, "metrics.csv")
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = set(required) - set(reader.fieldnames or ())
+            if missing:
+                raise ReportError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
+            return list(reader)
+    except OSError as e:
+        raise ReportError(f"{path} is unreadable: {e.strerror or e}") from e
+
+
+def eval_curves(run: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """seed -> (steps, eval returns), sorted by step, from the rows that hold an evaluation."""
+    path = os.path.join(run, "metrics.csv")
+    table: dict[int, dict[int, float]] = {}
+    for line, row in enumerate(read_metrics(run, ("step", "seed", "eval_return")), start=2):
+        value = (row["eval_return"] or "").strip()
+        if not value:
+            continue
+        try:
+            step, seed, ret = int(row["step"]), int(row["seed"]), float(value)
+        except (TypeError, ValueError) as e:
+            raise ReportError(f"{path}, line {line}: unreadable row ({e})") from e
+        if math.isfinite(ret):
+            table.setdefault(seed, {})[step] = ret
+    if not table:
+        raise ReportError(f"run {run!r} has no evaluation yet (no eval_return in metrics.csv)")
+    out = {}
+    for seed, by_step in table.items():
+        steps = np.array(sorted(by_step))
+        out[seed] = (steps, np.array([by_step[s] for s in steps]))
+    return out
+
+
+def load_run(run: str) -> dict:
+    """One run directory: its config-derived identity and its evaluation curves per seed."""
+    if not os.path.isdir(run):
+        raise ReportError(f"{run!r} is not a run directory (not a directory)")
+    for name in ("config.json", "metrics.csv"):
+        if not os.path.isfile(os.path.join(run, name)):
+            raise ReportError(f"{run!r} is not a run directory (no {name})")
+    info = read_config(run)
+    info["path"] = run
+    info["curves"] = eval_curves(run)
+    return info
+
+
+def expand_runs(patterns: list[str]) -> list[str]:
+    """Paths and glob patterns (expanded here too, for quoted or unmatched shell globs) ->
+    distinct paths, in order. An argument that matches nothing is an error."""
+    runs, seen = [], set()
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise ReportError(f"no runs matched {pattern!r}")
+        for path in matches:
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                runs.append(path)
+    if not runs:
+        raise ReportError("no runs given")
+    return runs

@@ -1,0 +1,70 @@
+"""The command-line convention every ofe_jax command shares (main, plot, report, evaluate):
+absl flags defined at module level, parsed here so that every bad flag, bad config file or
+`UserError` becomes ONE line `error: <message>` on stderr and a non-zero exit code (2 for
+flags, 1 otherwise), with no traceback; absl's INFO logs (orbax's) are off."""
+
+import sys
+from collections.abc import Callable
+
+from absl import app, flags, logging
+
+from ofe_jax.errors import UserError
+
+
+def fail(message: str, code: int = 1):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _last_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[-1] if lines else type(e).__name__
+
+
+def _unknown_field(e: Exception) -> str:
+    message = e
+    while isinstance(message, BaseException) and message.args:
+        message = message.args[0]
+    detail = " ".join(str(message).replace("'", "").split())
+    return f"unknown config field {detail}; see ofe_jax/config/defaults.py"
+
+
+def parse(argv: list[str]) -> list[str]:
+    """absl's flag parsing; errors as one line. ml_collections loads the --config file while
+    parsing, so a file that does not load fails here too."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:  # an override of a field the config lacks
+        fail(_unknown_field(e), 2)
+    except flags.Error as e:
+        fail(_last_line(e), 2)
+    except SyntaxError as e:
+        fail(f"cannot load --config: syntax error in {e.filename}, line {e.lineno}: {e.msg}", 2)
+    except Exception as e:  # noqa: BLE001 - anything else the user's config file raised
+        fail(f"cannot load --config: {type(e).__name__}: {_last_line(e)}", 2)
+
+
+def load_config(flag):
+    """The value of a DEFINE_config_file flag; a file that failed to load (missing, a
+    directory, ...) raises on first access: one line."""
+    try:
+        config = flag.value
+        config.get("env")
+        return config
+    except Exception as e:  # noqa: BLE001 - any failure of the user's config file
+        fail(f"cannot load --config: {_last_line(e)}", 2)
+
+
+def run(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
+    """Parses the flags and runs `main(argv)`; its return value is the exit code."""
+    app.define_help_flags()
+    remaining = parse(sys.argv if argv is None else argv)
+
+    def guarded(args):
+        logging.set_verbosity(logging.WARNING)  # orbax logs every save/restore at INFO
+        try:
+            sys.exit(main(args) or 0)
+        except UserError as e:
+            fail(str(e))
+
+    app.run(guarded, flags_parser=lambda _: remaining)

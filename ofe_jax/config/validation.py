@@ -1,0 +1,175 @@
+"""Validation of a training config, run once before anything is built: every bad value ->
+one ConfigError naming the field, the value and what is allowed.
+
+`validate(config)` checks the whole training config (the agent part through
+`validate_agent`, with the env's sizes); `agents.make` runs `validate_agent` for library users
+who build an agent alone."""
+
+import ml_collections
+
+from ofe_jax.config.choices import ACTIVATIONS, ALGORITHMS, BACKENDS, OBS_DTYPES, TORSO_KINDS
+from ofe_jax.errors import ConfigError
+
+
+def _check(ok: bool, field: str, allowed: str, value) -> None:
+    if not ok:
+        raise ConfigError(f"{field} must be {allowed}, got {value!r}")
+
+
+def _int(field: str, value, minimum: int = 1) -> None:
+    _check(not isinstance(value, bool) and isinstance(value, int) and value >= minimum, field,
+           f"an int >= {minimum}", value)
+
+
+def _number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def _positive(field: str, value) -> None:
+    _check(_number(value) and value > 0, field, "> 0", value)
+
+
+def validate_agent(c: ml_collections.ConfigDict, observation_size: int,
+                   action_size: int) -> None:
+    """The agent config (fields named `agent.<field>`) and the sizes it is built for."""
+    _check(c.get("name") in ALGORITHMS, "agent.name", f"one of {list(ALGORITHMS)}",
+           c.get("name"))
+    for what, size in (("observation_size", observation_size), ("action_size", action_size)):
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ConfigError(f"{what} must be a positive int, got {size!r}")
+    n = c.network
+    _check(n.kind in TORSO_KINDS, "agent.network.kind", f"one of {list(TORSO_KINDS)}", n.kind)
+    _check(isinstance(n.units, int) and n.units > 0, "agent.network.units", "an int > 0",
+           n.units)
+    _check(isinstance(n.layers, int) and n.layers > 0, "agent.network.layers", "an int > 0",
+           n.layers)
+    _check(n.activation in ACTIVATIONS, "agent.network.activation",
+           f"one of {sorted(ACTIVATIONS)}", n.activation)
+    _check(_number(c.gamma) and 0.0 <= c.gamma <= 1.0, "agent.gamma", "in [0, 1]", c.gamma)
+    _check(_number(c.tau) and 0.0 < c.tau <= 1.0, "agent.tau", "in (0, 1]", c.tau)
+    _check(isinstance(c.batch_size, int) and c.batch_size > 0, "agent.batch_size", "an int > 0",
+           c.batch_size)
+    _check(isinstance(c.num_critics, int) and c.num_critics >= 1, "agent.num_critics",
+           "an int >= 1", c.num_critics)
+    for lr in ("actor_learning_rate", "critic_learning_rate"):
+        _positive(f"agent.{lr}", c[lr])
+    _validate_ofenet(c.ofenet, observation_size)
+    if c.name == "sac":
+        _positive("agent.alpha_learning_rate", c.alpha_learning_rate)
+        _positive("agent.init_alpha", c.init_alpha)
+        _check(c.log_std_min < c.log_std_max, "agent.log_std_min",
+               f"< log_std_max={c.log_std_max}", c.log_std_min)
+    else:
+        _check(isinstance(c.policy_delay, int) and c.policy_delay >= 1, "agent.policy_delay",
+               "an int >= 1", c.policy_delay)
+        for f in ("target_noise", "target_noise_clip", "exploration_noise"):
+            _check(_number(c[f]) and c[f] >= 0, f"agent.{f}", ">= 0", c[f])
+
+
+def _validate_ofenet(o: ml_collections.ConfigDict, observation_size: int) -> None:
+    if not o.enabled:
+        return
+    _check(isinstance(o.layers, int) and o.layers > 0, "agent.ofenet.layers", "an int > 0",
+           o.layers)
+    _check(isinstance(o.total_units, int) and o.total_units >= o.layers
+           and o.total_units % o.layers == 0, "agent.ofenet.total_units",
+           f"a positive multiple of ofenet.layers={o.layers}", o.total_units)
+    _check(o.activation in ACTIVATIONS, "agent.ofenet.activation",
+           f"one of {sorted(ACTIVATIONS)}", o.activation)
+    _check(o.target_dim == -1 or 0 < o.target_dim <= observation_size, "agent.ofenet.target_dim",
+           f"-1 or in [1, observation_size={observation_size}]", o.target_dim)
+    _positive("agent.ofenet.learning_rate", o.learning_rate)
+
+
+def _validate_schedule(c: ml_collections.ConfigDict) -> None:
+    _int("seeds", c.seeds)
+    _int("seed", c.seed, minimum=0)
+    _int("total_steps", c.total_steps)
+    _int("env.num_envs", c.env.num_envs)
+    _int("env.episode_length", c.env.episode_length)
+    _int("replay.capacity", c.replay.capacity)
+    _int("random_steps", c.random_steps, minimum=0)
+    _int("ofenet_pretrain_steps", c.ofenet_pretrain_steps, minimum=0)
+    _int("eval_episodes", c.eval_episodes)
+    _int("keep_checkpoints", c.keep_checkpoints)
+    for field in ("log_every", "eval_every", "checkpoint_every"):
+        _int(field, c[field])
+    if c.log_every % c.env.num_envs:
+        raise ConfigError(f"log_every={c.log_every} must be a multiple of env.num_envs="
+                          f"{c.env.num_envs} (a chunk is a whole number of env iterations)")
+    _positive("updates_per_step", c.updates_per_step)
+    updates = c.env.num_envs * c.updates_per_step  # per iteration of all envs
+    if updates < 1 or abs(updates - round(updates)) > 1e-9:
+        raise ConfigError(f"env.num_envs x updates_per_step = {c.env.num_envs} x "
+                          f"{c.updates_per_step} = {updates:g} must be a whole number >= 1 "
+                          f"(updates per iteration)")
+    if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:
+        raise ConfigError("ofenet_pretrain_steps > 0 needs random_steps >= 1 (OFENet is "
+                          "pretrained on the random-action data)")
+
+
+def _validate_replay(c: ml_collections.ConfigDict) -> None:
+    r = c.replay
+    if r.capacity < c.env.num_envs:
+        raise ConfigError(f"replay.capacity={r.capacity} must be >= env.num_envs="
+                          f"{c.env.num_envs}")
+    _check(r.obs_dtype in OBS_DTYPES, "replay.obs_dtype", f"one of {list(OBS_DTYPES)}",
+           r.obs_dtype)
+    _check(isinstance(r.prioritized, bool), "replay.prioritized", "True or False", r.prioritized)
+    for field in ("priority_alpha", "priority_eps"):
+        _positive(f"replay.{field}", r[field])
+    _check(_number(r.priority_beta0) and 0 <= r.priority_beta0 <= 1, "replay.priority_beta0",
+           "in [0, 1]", r.priority_beta0)
+    e = c.exploration
+    for low, high in (("td3_sigma_min", "td3_sigma_max"), ("sac_scale_min", "sac_scale_max")):
+        if not (_number(e[low]) and _number(e[high]) and 0 < e[low] <= e[high]):
+            raise ConfigError(f"exploration.{low}={e[low]!r} and exploration.{high}={e[high]!r} "
+                              f"must satisfy 0 < {low} <= {high}")
+
+
+def validate_mesh(config: ml_collections.ConfigDict, device_count: int | None = None) -> None:
+    """A (seeds, data) mesh that cannot hold the run -> ConfigError naming the numbers."""
+    p = config.parallel
+    for field in ("seeds_devices", "data_devices", "num_processes"):
+        _int(f"parallel.{field}", p[field])
+    _int("parallel.process_id", p.process_id, minimum=0)
+    if config.seeds % p.seeds_devices:
+        raise ConfigError(f"parallel.seeds_devices={p.seeds_devices} does not divide "
+                          f"seeds={config.seeds}")
+    if config.replay.prioritized and p.data_devices > config.env.num_envs:
+        raise ConfigError(f"prioritised replay on a data axis of {p.data_devices} devices needs"
+                          f" at least as many envs, got env.num_envs={config.env.num_envs}")
+    for what, value in (("env.num_envs", config.env.num_envs),
+                        ("agent.batch_size", config.agent.batch_size),
+                        ("replay.capacity", config.replay.capacity)):
+        if value % p.data_devices:
+            raise ConfigError(f"parallel.data_devices={p.data_devices} does not divide "
+                              f"{what}={value}")
+    if p.num_processes > 1 and not p.coordinator_address:
+        raise ConfigError(f"parallel.num_processes={p.num_processes} needs "
+                          f"parallel.coordinator_address (host:port of process 0)")
+    if device_count is None:
+        import jax
+
+        device_count = jax.device_count()
+    needed = p.seeds_devices * p.data_devices
+    if needed > device_count:
+        raise ConfigError(f"parallel.seeds_devices x parallel.data_devices = "
+                          f"{p.seeds_devices} x {p.data_devices} = {needed} devices, but only "
+                          f"{device_count} are available")
+
+
+def validate(c: ml_collections.ConfigDict) -> tuple[int, int]:
+    """Checks the whole training config; returns the env's (observation_size, action_size)."""
+    from ofe_jax import envs
+
+    if c.env.name not in envs.NAMES:
+        raise ConfigError(f"env.name: unknown environment {c.env.name!r}; choose one of "
+                          f"{list(envs.NAMES)}")
+    _check(c.env.backend in BACKENDS, "env.backend", f"one of {list(BACKENDS)}", c.env.backend)
+    _validate_schedule(c)
+    _validate_replay(c)
+    validate_mesh(c)
+    env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
+    validate_agent(c.agent, env.observation_size, env.action_size)
+    return env.observation_size, env.action_size

@@ -1,0 +1,66 @@
+"""Collection: act in every env of every seed, step the envs, store the transitions.
+
+    buffer, env_state, stats = collect(parts, agent_state, buffer, env_state, keys, step)
+
+Batched over the seeds of this device: agent_state and buffer have a leading [S] axis, env_state
+[S, N], keys [S, 2]; `step` (env steps per seed so far) is one scalar shared by all seeds, so the
+random-action phase is a real `lax.cond` branch. All (local) seeds' envs are stepped as ONE flat
+VecEnv of S * N envs, not vmapped over seeds: its auto-reset `lax.cond(any(done))` then stays a
+real branch (a seeds vmap would turn it into a select that resets every env at every step: a
+second host callback per step on the C MuJoCo backend).
+"""
+
+import jax
+import jax.numpy as jnp
+
+from ofe_jax import agents, envs
+from ofe_jax.training import mesh
+from ofe_jax.training.plan import Parts, to_env_action
+
+
+def actions(parts: Parts, agent_state, obs: jax.Array, keys: jax.Array,
+            step: jax.Array) -> jax.Array:
+    """[S, N, A] actions in [-1, 1]: uniform while step < random_steps, else the agents'
+    exploratory actions (each actor at its own level when exploration.per_actor)."""
+    p = parts.plan
+    noise_scale = parts.noise_scale
+    if noise_scale is not None:  # this data device's actors' levels
+        noise_scale = mesh.local_slice(jnp.asarray(noise_scale), parts.axis, p.local_envs)
+
+    def uniform():
+        return jax.vmap(lambda k: jax.random.uniform(
+            k, (p.local_envs, p.action_size), minval=-1.0, maxval=1.0))(keys)
+
+    def policy():
+        return jax.vmap(lambda s, o, k: parts.agent.act(s, o, k, noise_scale=noise_scale))(
+            agent_state, obs, keys)
+
+    return jax.lax.cond(step < p.random_steps, uniform, policy)
+
+
+def step_envs(parts: Parts, env_state: envs.VecEnvState,
+              action: jax.Array) -> envs.VecEnvState:
+    """[S, N] envs stepped as one flat VecEnv of S * N envs (see the module docstring)."""
+    seeds, n = action.shape[:2]
+    flat = jax.tree.map(lambda x: x.reshape((seeds * n,) + x.shape[2:]), env_state)
+    stepped = parts.flat_envs.step(flat, action.reshape(seeds * n, -1))
+    return jax.tree.map(lambda x: x.reshape((seeds, n) + x.shape[1:]), stepped)
+
+
+def collect(parts: Parts, agent_state, buffer, env_state: envs.VecEnvState, keys: jax.Array,
+            step: jax.Array):
+    """One env step of every env; returns (buffer, env_state, episode statistics [S] each:
+    return_sum, length_sum, episodes, of the episodes that ended at this step)."""
+    action = actions(parts, agent_state, env_state.obs, keys, step)
+    stepped = step_envs(parts, env_state, to_env_action(parts, action))
+    transitions = agents.make_transition(env_state.obs, action, stepped.reward,
+                                         stepped.terminated, stepped.final_obs,
+                                         parts.config.agent.gamma)  # [S, N, ...]
+    buffer = jax.vmap(parts.replay.add)(buffer, transitions)
+    done = stepped.terminated | stepped.truncated  # [S, N]
+    stats = {"return_sum": jnp.sum(stepped.completed_return, axis=1),
+             "length_sum": jnp.sum(stepped.completed_length, axis=1),
+             "episodes": jnp.sum(done, axis=1)}
+    if parts.axis is not None:
+        stats = jax.lax.psum(stats, parts.axis)
+    return buffer, stepped, stats

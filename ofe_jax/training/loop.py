@@ -1,0 +1,183 @@
+"""The compiled training loop over a `Carry` whose per-seed parts have a leading seeds axis.
+
+    trainer = Trainer(config)
+    carry = trainer.init(trainer.seed_keys())          # agents, replay buffers, envs, keys
+    carry, metrics = trainer.run_chunk(carry)          # one jitted, donated call
+    returns = trainer.eval_return(carry)               # [seeds] deterministic eval return
+
+One chunk is a `lax.scan` over `log_every / num_envs` iterations; each iteration collects one
+env step of every env (collection.py: uniform-random actions while step < random_steps) and then,
+once step >= random_steps, does K = num_envs * updates_per_step updates per seed (learning.py). The
+first learning iteration first runs `ofenet_pretrain_steps` OFENet-only updates (OFENet paper's
+schedule). The env-step and update counters are scalars shared by all seeds, so the phase
+switches are real `lax.cond` branches that cost nothing when not taken.
+"""
+
+import functools
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+from jax.sharding import PartitionSpec as P
+
+from ofe_jax import agents, envs
+from ofe_jax.training import collection
+from ofe_jax.training import learning
+from ofe_jax.training import mesh, plan as plan_lib
+from ofe_jax.training.plan import Parts
+
+
+@flax.struct.dataclass
+class Carry:
+    agent: agents.AgentState  # [S, ...]
+    buffer: object  # [S, capacity, ...] replay state (the protocol's, any kind)
+    env: envs.VecEnvState  # [S, N, ...]
+    key: jax.Array  # [S, 2] training keys (actions, sampling)
+    eval_key: jax.Array  # [S, 2] evaluation keys, folded with the step; never used for training
+    step: jax.Array  # [] int32 env steps per seed so far (all envs), shared by all seeds
+    updates: jax.Array  # [] int32 RL updates per seed so far, shared by all seeds
+
+
+def _example_transition(parts: Parts) -> agents.Transition:
+    obs = jnp.zeros((parts.plan.observation_size,), jnp.float32)
+    return agents.Transition(obs, jnp.zeros((parts.plan.action_size,), jnp.float32),
+                             jnp.zeros(()), jnp.zeros(()), obs)
+
+
+def init_carry(parts: Parts, keys: jax.Array) -> Carry:
+    """The initial carry of the seeds whose keys [S, 2] are given."""
+    venv = envs.VecEnv(parts.env, parts.plan.local_envs)
+
+    def seed(key):
+        agent_key, env_key, train_key, eval_key = jax.random.split(key, 4)
+        buffer = parts.replay.init(parts.plan.local_capacity, _example_transition(parts))
+        env = venv.reset(mesh.per_device_key(env_key, parts.axis))
+        return parts.agent.init(agent_key), buffer, env, train_key, eval_key
+
+    agent, buffer, env, key, eval_key = jax.vmap(seed)(keys)
+    zero = jnp.zeros((), jnp.int32)
+    return Carry(agent, buffer, env, key, eval_key, zero, zero)
+
+
+def _iteration(parts: Parts, carry: Carry, _):
+    p = parts.plan
+    split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [S, 4, 2]
+    key = split[:, 0]  # the carried key stays the same on every data device
+    action_key, pretrain_key, learn_key = (
+        jax.vmap(lambda k: mesh.per_device_key(k, parts.axis))(split[:, i]) for i in (1, 2, 3))
+    t = carry.step
+    buffer, env, stats = collection.collect(parts, carry.agent, carry.buffer, carry.env,
+                                             action_key, t)
+    is_learning = t >= p.random_steps
+    agent_state = carry.agent
+    if p.pretrain_steps > 0:
+        agent_state = jax.lax.cond(
+            is_learning & (t < p.random_steps + p.num_envs),
+            lambda s: learning.pretrain(parts, s, buffer, pretrain_key), lambda s: s,
+            agent_state)
+    progress = t.astype(jnp.float32) / parts.config.total_steps
+
+    def learn(s, b):
+        return learning.learn(parts, s, b, learn_key, carry.updates, progress)
+
+    metric_shapes = jax.eval_shape(learn, agent_state, buffer)[2]
+    agent_state, buffer, metrics = jax.lax.cond(
+        is_learning, learn, lambda s, b: (s, b, jax.tree.map(
+            lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)), agent_state, buffer)
+    updates = carry.updates + jnp.where(is_learning, p.updates_per_iteration, 0)
+    carry = Carry(agent_state, buffer, env, key, carry.eval_key, t + p.num_envs, updates)
+    return carry, {"learning": is_learning, "step": t + p.num_envs, "metrics": metrics,
+                   **stats}
+
+
+def _summary(out: dict, agent_state) -> dict:
+    """[S] per-seed chunk metrics: means over the learning iterations (NaN if none), episode
+    statistics, the first step with a non-finite loss (-1 if none) and params_finite."""
+    learned = jnp.sum(out["learning"])  # iterations with updates in this chunk
+    weight = out["learning"].astype(jnp.float32)[:, None]  # [I, 1]
+    metrics = {k: jnp.where(learned > 0,
+                            jnp.sum(v * weight, axis=0) / jnp.maximum(learned, 1), jnp.nan)
+               for k, v in out["metrics"].items()}
+    episodes = jnp.sum(out["episodes"], axis=0)  # [S]
+    per_episode = lambda x: jnp.where(episodes > 0,
+                                      jnp.sum(x, axis=0) / jnp.maximum(episodes, 1), jnp.nan)
+    bad = jnp.zeros(out["episodes"].shape, bool)  # [I, S]
+    for v in out["metrics"].values():
+        bad = bad | ~jnp.isfinite(v)
+    never = jnp.iinfo(jnp.int32).max
+    first_bad = jnp.min(jnp.where(bad, out["step"][:, None], never), axis=0)
+    params_finite = jax.vmap(lambda s: jnp.all(jnp.stack(
+        [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(s)])))(agent_state)
+    return {**metrics, "episode_return": per_episode(out["return_sum"]),
+            "episode_length": per_episode(out["length_sum"].astype(jnp.float32)),
+            "episodes": episodes, "nonfinite_step": jnp.where(first_bad == never, -1, first_bad),
+            "params_finite": params_finite}
+
+
+def run_chunk(parts: Parts, carry: Carry) -> tuple[Carry, dict]:
+    carry, out = jax.lax.scan(functools.partial(_iteration, parts), carry, None,
+                              parts.plan.iterations_per_chunk)
+    return carry, _summary(out, carry.agent)
+
+
+def eval_return(parts: Parts, carry: Carry) -> jax.Array:
+    """[S] mean return of eval_episodes deterministic episodes per seed (parallel envs)."""
+    def seed(agent_state, eval_key):
+        key = jax.random.fold_in(eval_key, carry.step)
+        state = jax.vmap(parts.env.reset)(jax.random.split(key, parts.plan.eval_episodes))
+        policy = parts.agent.policy(agent_state)
+
+        def body(c):
+            state, ret, alive = c
+            action = parts.agent.policy_action(policy, state.obs)
+            state = jax.vmap(parts.env.step)(state, plan_lib.to_env_action(parts, action))
+            ret = ret + jnp.where(alive, state.reward, 0.0)
+            return state, ret, alive & ~(state.terminated | state.truncated)
+
+        zeros = jnp.zeros((parts.plan.eval_episodes,), jnp.float32)
+        _, ret, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), body,
+                                       (state, zeros, zeros == 0))
+        return jnp.mean(ret)
+
+    return jax.vmap(seed)(carry.agent, carry.eval_key)
+
+
+class Trainer:
+    """A config turned into jitted functions over a `Carry` (sharded over the mesh, if any).
+
+    init(keys [S, 2]) -> Carry; run_chunk(carry) -> (carry, metrics [S]) (donated);
+    eval_return(carry) -> [S]; policy(carry) -> every seed's `agents.Policy` [S, ...].
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self.parts = plan_lib.build(config)  # validates the config, once
+        self.config, self.plan = config, self.parts.plan
+        self.agent, self.env = self.parts.agent, self.parts.env
+        self.mesh = mesh.make_mesh(config)
+        init = functools.partial(init_carry, self.parts)
+        chunk = functools.partial(run_chunk, self.parts)
+        evaluate = functools.partial(eval_return, self.parts)
+        if self.mesh is not None:
+            specs = mesh.carry_specs(jax.eval_shape(
+                functools.partial(init_carry, self.parts.without_axis()), self.seed_keys()))
+            seeds = P(mesh.SEEDS)
+            init = mesh.shard(self.mesh, init, seeds, specs)
+            chunk = mesh.shard(self.mesh, chunk, (specs,), (specs, seeds))
+            evaluate = mesh.shard(self.mesh, evaluate, (specs,), seeds)
+        self.init = jax.jit(init)
+        self.run_chunk = jax.jit(chunk, donate_argnums=0)
+        self.eval_return = jax.jit(evaluate)
+        self.policy = jax.jit(lambda carry: jax.vmap(self.agent.policy)(carry.agent))
+
+    def seed_keys(self) -> jax.Array:
+        """[seeds, 2]: seed i of this run is config.seed + i, so seed s alone gives the same."""
+        seeds = jnp.arange(self.plan.seeds) + self.plan.seed
+        return jax.vmap(jax.random.PRNGKey)(seeds)
+
+    def abstract_carry(self) -> Carry:
+        """Shapes, dtypes (and shardings) of the carry, without allocating: restore target."""
+        return jax.eval_shape(self.init, self.seed_keys())
+
+    def to_env_action(self, action: jax.Array) -> jax.Array:
+        return plan_lib.to_env_action(self.parts, action)

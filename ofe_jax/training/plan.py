@@ -1,0 +1,115 @@
+"""What a run is made of, derived once from a validated config: the sizes (`Plan`) and the
+components (`Parts`: env, agent, replay, exploration levels). Both are frozen; the compiled
+functions of collection.py, learning.py and loop.py close over them."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ofe_jax import agents, envs, replay
+from ofe_jax.config import validation
+from ofe_jax.training import mesh
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Sizes of a run. "local" = per device of the mesh (equal to the global size on one)."""
+
+    seed: int  # first seed; the run trains seed .. seed + seeds - 1
+    seeds: int
+    local_seeds: int  # seeds per device along the `seeds` axis
+    num_envs: int  # envs (Ape-X actors) per seed
+    local_envs: int  # envs per device along the `data` axis
+    data_devices: int
+    batch_size: int
+    local_batch: int
+    local_capacity: int  # replay slots per seed and data device
+    iterations_per_chunk: int  # env iterations (num_envs steps each) per compiled chunk
+    steps_per_chunk: int  # env steps per seed per chunk
+    num_chunks: int
+    total_steps: int  # num_chunks * steps_per_chunk (total_steps rounded up to whole chunks)
+    updates_per_iteration: int  # K = num_envs * updates_per_step
+    random_steps: int
+    pretrain_steps: int  # OFENet-only updates at the start of learning (0 without OFENet)
+    eval_episodes: int
+    observation_size: int
+    action_size: int
+
+
+def make_plan(config: ml_collections.ConfigDict, observation_size: int,
+              action_size: int) -> Plan:
+    c, p = config, config.parallel
+    steps_per_chunk = (c.log_every // c.env.num_envs) * c.env.num_envs
+    num_chunks = -(-c.total_steps // steps_per_chunk)
+    return Plan(
+        seed=c.seed, seeds=c.seeds, local_seeds=c.seeds // p.seeds_devices,
+        num_envs=c.env.num_envs, local_envs=c.env.num_envs // p.data_devices,
+        data_devices=p.data_devices, batch_size=c.agent.batch_size,
+        local_batch=c.agent.batch_size // p.data_devices,
+        local_capacity=c.replay.capacity // p.data_devices,
+        iterations_per_chunk=c.log_every // c.env.num_envs, steps_per_chunk=steps_per_chunk,
+        num_chunks=num_chunks, total_steps=num_chunks * steps_per_chunk,
+        updates_per_iteration=round(c.env.num_envs * c.updates_per_step),
+        random_steps=c.random_steps,
+        pretrain_steps=c.ofenet_pretrain_steps if c.agent.ofenet.enabled else 0,
+        eval_episodes=c.eval_episodes, observation_size=observation_size,
+        action_size=action_size)
+
+
+def exploration_ladder(num_actors: int, low: float, high: float) -> np.ndarray:
+    """[num_actors] levels high * (low / high)^(i / (num_actors - 1)): actor 0 explores most
+    (Ape-X: eps_i = eps^(1 + alpha * i / (N - 1))); one actor gets `high`."""
+    if num_actors == 1:
+        return np.full((1,), high, np.float32)
+    fraction = np.arange(num_actors, dtype=np.float64) / (num_actors - 1)
+    return (high * (low / high) ** fraction).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """The components of a run. `axis` is the data-parallel mesh axis (None on one data
+    device); every function built on these runs inside shard_map whenever it is set."""
+
+    config: ml_collections.ConfigDict
+    plan: Plan
+    env: envs.Env  # one env (evaluation episodes, sizes, bounds)
+    flat_envs: envs.VecEnv  # all local seeds' envs as ONE VecEnv (see collection.py)
+    agent: agents.Agent
+    replay: replay.Replay
+    noise_scale: np.ndarray | None  # [num_envs] per-actor exploration levels, or None
+    action_low: np.ndarray  # [A] env bounds
+    action_high: np.ndarray
+    axis: str | None
+
+    def without_axis(self) -> "Parts":
+        """The same parts for tracing outside shard_map (shapes only, e.g. for specs)."""
+        return dataclasses.replace(self, axis=None)
+
+
+def build(config: ml_collections.ConfigDict) -> Parts:
+    """Validates `config` (once) and builds its plan and components."""
+    observation_size, action_size = validation.validate(config)
+    plan = make_plan(config, observation_size, action_size)
+    env = envs.make(config.env.name, backend=config.env.backend,
+                    episode_length=config.env.episode_length)
+    axis = mesh.DATA if plan.data_devices > 1 else None
+    noise_scale = None
+    if config.exploration.per_actor:
+        e, td3 = config.exploration, config.agent.name == "td3"
+        noise_scale = exploration_ladder(
+            plan.num_envs, e.td3_sigma_min if td3 else e.sac_scale_min,
+            e.td3_sigma_max if td3 else e.sac_scale_max)
+    return Parts(
+        config=config, plan=plan, env=env,
+        flat_envs=envs.VecEnv(env, plan.local_seeds * plan.local_envs),
+        agent=agents.build(config.agent, observation_size, action_size, axis_name=axis),
+        replay=replay.make(config.replay), noise_scale=noise_scale,
+        action_low=np.asarray(env.action_low), action_high=np.asarray(env.action_high),
+        axis=axis)
+
+
+def to_env_action(parts: Parts, action: jnp.ndarray) -> jnp.ndarray:
+    """[-1, 1] agent actions -> [low, high] env actions."""
+    return envs.scale_action(action, parts.action_low, parts.action_high)
