@@ -35,6 +35,7 @@ def policy_meta(config: ml_collections.ConfigDict, env, step: int) -> dict:
     return {"format": 1, "step": int(step), "agent": config.agent.to_dict(),
             "env": {"name": env.name, "observation_size": int(env.observation_size),
                     "action_size": int(env.action_size),
+                    "contact_force_size": int(env.contact_force_size),
                     "action_low": [float(x) for x in env.action_low],
                     "action_high": [float(x) for x in env.action_high]},
             "seeds": [config.seed + i for i in range(config.seeds)]}
@@ -58,7 +59,8 @@ def _read(workdir: str, step: int | None):
         meta = checkpoints.restore_policy_meta(step)
         env = meta["env"]
         agent = agents.build(ml_collections.ConfigDict(meta["agent"]), env["observation_size"],
-                             env["action_size"])
+                             env["action_size"],
+                             contact_force_size=env.get("contact_force_size", 0))
         abstract = jax.eval_shape(lambda keys: jax.vmap(
             lambda k: agent.policy(agent.init(k)))(keys),
             jnp.zeros((len(meta["seeds"]), 2), jnp.uint32))

@@ -131,7 +131,8 @@ def test_state_holds_only_arrays():
     ("network.units", 0, "agent.network.units must be an int > 0"),
     ("network.layers", -1, "agent.network.layers must be an int > 0"),
     ("network.activation", "sigmoidal", "agent.network.activation must be one of"),
-    ("ofenet.target_dim", 9, "agent.ofenet.target_dim must be -1 or in [1, observation_size=5]"),
+    ("ofenet.target_dim", 9,
+     "agent.ofenet.target_dim must be 'auto', -1 or an int in [1, observation_size=5], got 9"),
     ("ofenet.total_units", 10, "agent.ofenet.total_units must be a positive multiple of ofenet.layers=4"),
     ("tau", 0.0, "agent.tau must be in (0, 1]"),
 ])

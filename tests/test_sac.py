@@ -26,14 +26,49 @@ def test_actor_and_temperature_losses_hand_computed():
     q = jnp.array([[1.0, 2.0], [0.5, 4.0]])
     # mean(0.5 * [-1, 0.5] - [0.5, 2]) = mean([-1.0, -1.75]) = -1.375
     np.testing.assert_allclose(sac.actor_loss(log_prob, q, 0.5), -1.375, rtol=1e-6)
-    # -alpha * mean(log_prob + target) with alpha = e^0 = 1, target = -2: -(-0.25 - 2) = 2.25
+    # Eq. 18 ("alpha"): -alpha * mean(log_prob + target) with alpha = e^0 = 1, target = -2:
+    # -(-0.25 - 2) = 2.25
     log_alpha = jnp.float32(0.0)
-    np.testing.assert_allclose(sac.temperature_loss(log_alpha, log_prob, -2.0), 2.25, rtol=1e-6)
+    eq18 = lambda la, lp, t: sac.temperature_loss(la, lp, t, "alpha")
+    np.testing.assert_allclose(eq18(log_alpha, log_prob, -2.0), 2.25, rtol=1e-6)
     # d/dlog_alpha = -alpha * mean(log_prob + target) = 2.25; alpha rises when entropy is low.
-    grad = jax.grad(sac.temperature_loss)(log_alpha, log_prob, -2.0)
+    grad = jax.grad(eq18)(log_alpha, log_prob, -2.0)
     np.testing.assert_allclose(grad, 2.25, rtol=1e-6)
     # No gradient flows into log_prob from the temperature loss.
-    assert float(jnp.abs(jax.grad(sac.temperature_loss, argnums=1)(log_alpha, log_prob, -2.0)).sum()) == 0.0
+    assert float(jnp.abs(jax.grad(eq18, argnums=1)(log_alpha, log_prob, -2.0)).sum()) == 0.0
+
+
+def test_log_alpha_temperature_loss_hand_computed():
+    """The default form (softlearning, SB3, sbx): -log_alpha * mean(log pi + target)."""
+    log_prob = jnp.array([-1.0, 0.5])  # mean -0.25
+    log_alpha = jnp.log(jnp.float32(0.1))  # alpha = 0.1
+    # target -2: gap = -2.25; loss = -ln(0.1) * -2.25 = -(-2.302585) * -2.25 = -5.180817
+    np.testing.assert_allclose(sac.temperature_loss(log_alpha, log_prob, -2.0), -5.1808167,
+                               rtol=1e-6)
+    # gradient -gap = 2.25 whatever alpha is (the "alpha" form's is 0.1 * 2.25 here)
+    np.testing.assert_allclose(jax.grad(sac.temperature_loss)(log_alpha, log_prob, -2.0), 2.25,
+                               rtol=1e-6)
+    np.testing.assert_allclose(jax.grad(sac.temperature_loss)(log_alpha, log_prob, -2.0,
+                                                              "alpha"), 0.225, rtol=1e-5)
+    assert float(jnp.abs(jax.grad(sac.temperature_loss, argnums=1)(
+        log_alpha, log_prob, -2.0)).sum()) == 0.0
+
+
+@pytest.mark.parametrize("form", ["log_alpha", "alpha"])
+def test_agent_temperature_step_follows_the_configured_form(form):
+    """alpha_loss reported by the agent, with init_alpha 0.5 and target entropy -|A| = -2:
+    log form: log(0.5) * (entropy + 2); Eq. 18: 0.5 * (entropy + 2). The first Adam step moves
+    log alpha by ~lr * sign(gradient) in both."""
+    config = tiny_config("sac")
+    config.init_alpha, config.temperature_loss = 0.5, form
+    agent = agents.make(config, 4, 2)
+    state = agent.init(jax.random.PRNGKey(0))
+    new_state, m = jax.jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 4, 2))
+    scale = np.log(0.5) if form == "log_alpha" else 0.5
+    np.testing.assert_allclose(m["alpha_loss"], scale * (m["entropy"] + 2.0), rtol=1e-5)
+    step = float(new_state.log_alpha - state.log_alpha)
+    assert abs(abs(step) - config.alpha_learning_rate) < 1e-6
+    assert np.sign(step) == -np.sign(float(m["entropy"]) + 2.0)  # alpha falls if entropy > target
 
 
 def test_polyak_update_hand_computed():
@@ -45,6 +80,7 @@ def test_polyak_update_hand_computed():
 def test_default_config_has_the_papers_values():
     c = agents.default_config("sac")
     assert (c.gamma, c.tau, c.batch_size, c.init_alpha, c.target_entropy_scale) == (0.99, 0.005, 256, 1.0, -1.0)
+    assert c.temperature_loss == "log_alpha"  # the SAC authors' code (softlearning), SB3, sbx
     assert c.actor_learning_rate == c.critic_learning_rate == c.alpha_learning_rate == 3e-4
     assert (c.network.kind, c.network.units, c.network.layers) == ("mlp", 256, 2)
 
@@ -79,8 +115,12 @@ def test_agent_critic_loss_matches_independent_computation(sac_step):
     np.testing.assert_allclose(metrics["critic_loss"], expected, rtol=1e-5)
 
 
-def test_agent_uses_target_entropy_minus_action_dim(sac_step):
-    _, _, _, _, _, m = sac_step
+def test_agent_uses_target_entropy_minus_action_dim():
+    config = tiny_config("sac")
+    config.temperature_loss = "alpha"
+    agent = agents.make(config, 4, 2)
+    _, m = jax.jit(agent.update)(agent.init(jax.random.PRNGKey(0)),
+                                 random_batch(jax.random.PRNGKey(1), 32, 4, 2))
     # alpha_loss = -alpha * (mean log_prob + target) = alpha * (entropy + |A|) with |A| = 2.
     np.testing.assert_allclose(m["alpha_loss"], m["alpha"] * (m["entropy"] + 2.0), rtol=1e-5)
 

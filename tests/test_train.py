@@ -100,7 +100,7 @@ def test_seeds_axis_equals_separate_runs():
 def test_every_paper_config_builds_and_validates(spec):
     c = load_config_file("paper", spec)
     validation.validate(c)
-    if spec.endswith("dense"):
+    if spec.endswith(("dense", "ojk21")):
         assert (c.agent.network.kind, c.agent.network.units, c.agent.ofenet.enabled) == (
             "dense", 2048, True)
     else:
@@ -119,8 +119,9 @@ def test_humanoid_dense_is_ojk21():
     c = load_config_file("humanoid_dense")
     assert (c.env.name, c.agent.name, c.agent.network.kind, c.agent.network.units,
             c.agent.network.layers) == ("Humanoid-v5", "sac", "dense", 2048, 2)
+    target_dim = Trainer(c).agent.encoder.ofenet.target_dim  # "auto", resolved from the env
     assert (c.agent.ofenet.enabled, c.agent.ofenet.layers, c.agent.ofenet.total_units,
-            c.agent.ofenet.target_dim) == (True, 8, 240, 270)
+            target_dim) == (True, 8, 240, 270)
 
 
 def test_paper_config_rejects_bad_spec():
@@ -159,3 +160,41 @@ def test_sac_learns_inverted_pendulum():
         if int(carry.step) >= 6000:
             best = max(best, float(trainer.eval_return(carry)[0]))
     assert best >= 900, best
+
+
+@pytest.mark.parametrize("separate", [True, False])
+def test_ofenet_step_samples_its_own_minibatch(separate):
+    """agent.ofenet.separate_batch (default True, as the OFENet authors' code): the auxiliary
+    step's loss is that of a minibatch drawn with its own key, not the RL step's minibatch."""
+    import jax.numpy as jnp
+
+    from ofe_jax import agents, training
+    from ofe_jax.agents.common import ofenet_loss
+
+    c = tiny_config()
+    c.agent.ofenet.separate_batch = separate
+    parts = training.build(c)
+    carry = training.init_carry(parts, jax.random.PRNGKey(0)[None])
+    n = 300
+    data = agents.make_transition(
+        jax.random.normal(jax.random.PRNGKey(1), (1, n, 4)),
+        jax.random.uniform(jax.random.PRNGKey(2), (1, n, 1), minval=-1, maxval=1),
+        jnp.ones((1, n)), jnp.zeros((1, n)), jax.random.normal(jax.random.PRNGKey(3), (1, n, 4)),
+        0.99)
+    buffer = jax.vmap(parts.replay.add)(carry.buffer, data)
+    keys = jax.random.PRNGKey(4)[None]
+    _, _, metrics = training.learn(parts, carry.agent, buffer, keys, jnp.int32(0), 0.0)
+    # one update (num_envs 1 x updates_per_step 1): its key is split(keys[0], 1)[0]
+    update_key = jax.random.split(keys[0], 1)[0]
+    rl_key, ofenet_key = jax.random.split(update_key) if separate else (update_key, None)
+    seed = lambda tree: jax.tree.map(lambda x: x[0], tree)
+    state, store = seed(carry.agent), seed(buffer)
+    loss_on = lambda key: float(ofenet_loss(
+        parts.agent.encoder.ofenet, state.ofenet.params, state.ofenet.batch_stats,
+        parts.replay.sample(store, key, c.agent.batch_size).batch)[0])
+    reported = float(metrics["ofenet_loss"][0])
+    if separate:
+        np.testing.assert_allclose(reported, loss_on(ofenet_key), rtol=1e-5)
+        assert abs(reported - loss_on(rl_key)) > 1e-3 * reported
+    else:
+        np.testing.assert_allclose(reported, loss_on(rl_key), rtol=1e-5)

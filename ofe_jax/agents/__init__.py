@@ -25,16 +25,19 @@ assert tuple(_MODULES) == ALGORITHMS, "agents and config.choices disagree"
 
 
 def build(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-          axis_name: str | None = None) -> Agent:
+          axis_name: str | None = None, contact_force_size: int = 0) -> Agent:
     """Builds the agent named by `config.name` from an already validated config."""
-    return _MODULES[config.name].make(config, observation_size, action_size, axis_name)
+    return _MODULES[config.name].make(config, observation_size, action_size, axis_name,
+                                      contact_force_size)
 
 
 def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-         axis_name: str | None = None) -> Agent:
+         axis_name: str | None = None, contact_force_size: int = 0) -> Agent:
     """Validates the config and sizes, then builds the agent named by `config.name`.
 
     axis_name: for data parallelism inside `shard_map`/`pmap`: the mesh axis over which the
-    batch is split; gradients and OFENet's BatchNorm statistics are averaged over it."""
+    batch is split; gradients and OFENet's BatchNorm statistics are averaged over it.
+    contact_force_size: how many trailing observation entries are contact forces
+    (`env.contact_force_size`): OFENet's target_dim "auto" leaves them out."""
     validate(config, observation_size, action_size)
-    return build(config, observation_size, action_size, axis_name)
+    return build(config, observation_size, action_size, axis_name, contact_force_size)

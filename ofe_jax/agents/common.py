@@ -216,11 +216,20 @@ class Encoder:
                                  method=OFENet.phi_oa)
 
 
+def ofenet_target_dim(target_dim, observation_size: int, contact_force_size: int = 0) -> int:
+    """How many leading observation entries OFENet predicts: "auto" = all but the trailing
+    contact-force entries, -1 = all, an int = itself."""
+    if target_dim == "auto":
+        return observation_size - contact_force_size
+    return observation_size if target_dim == -1 else int(target_dim)
+
+
 def make_ofenet(config: ml_collections.ConfigDict, observation_size: int,
-                axis_name: str | None = None) -> OFENet | None:
+                axis_name: str | None = None, contact_force_size: int = 0) -> OFENet | None:
     if not config.ofenet.enabled:
         return None
-    target_dim = config.ofenet.target_dim if config.ofenet.target_dim > 0 else observation_size
+    target_dim = ofenet_target_dim(config.ofenet.target_dim, observation_size,
+                                   contact_force_size)
     return OFENet(target_dim=target_dim, total_units=config.ofenet.total_units,
                   layers=config.ofenet.layers, activation=config.ofenet.activation,
                   batch_norm_momentum=config.ofenet.batch_norm_momentum,

@@ -2,9 +2,16 @@
 Algorithms and Applications").
 
 One update: critic step on the soft Bellman target (Eq. 5-7), actor step on
-E[alpha log pi(a|s) - min_i Q_i(s, a)] (Eq. 10, reparameterised), temperature step on
-E[-alpha (log pi(a|s) + target_entropy)] (Eq. 18, optimised over log alpha), then Polyak
-averaging of the target critics. The actor and temperature use the critic just updated.
+E[alpha log pi(a|s) - min_i Q_i(s, a)] (Eq. 10, reparameterised), temperature step on log alpha,
+then Polyak averaging of the target critics. The actor and temperature use the critic just
+updated; the temperature step uses the actor's log pi of the actor step (before it). The
+temperature objective is `temperature_loss`: "log_alpha" (default) minimises
+-log alpha * E[log pi + target_entropy] as the SAC authors' code (softlearning), SB3 and sbx
+do; "alpha" minimises Eq. 18 literally, -alpha * E[...]. Both have their minimum where the
+entropy meets its target; under Adam they differ while alpha changes by orders of magnitude
+(the "alpha" gradient is scaled by alpha). The critic loss is the sum over the critics of the
+mean squared TD error (sbx and SB3 halve it: the same minimiser, and Adam is invariant to the
+factor but for its epsilon).
 """
 
 import flax.struct
@@ -40,20 +47,23 @@ def actor_loss(log_prob: jax.Array, q: jax.Array, alpha: jax.Array) -> jax.Array
     return jnp.mean(alpha * log_prob - jnp.min(q, axis=0))
 
 
-def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array,
-                     target_entropy: float) -> jax.Array:
-    """Eq. 18: mean(-alpha * (log pi(a|s) + target_entropy)), gradient w.r.t. log alpha only."""
-    return -jnp.exp(log_alpha) * jnp.mean(jax.lax.stop_gradient(log_prob) + target_entropy)
+def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: float,
+                     form: str = "log_alpha") -> jax.Array:
+    """-log_alpha * mean(log pi + target_entropy) ("log_alpha": softlearning, SB3, sbx) or
+    -alpha * mean(log pi + target_entropy) ("alpha": Eq. 18); gradient w.r.t. log alpha only."""
+    gap = jnp.mean(jax.lax.stop_gradient(log_prob) + target_entropy)
+    return -(log_alpha if form == "log_alpha" else jnp.exp(log_alpha)) * gap
 
 
 def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-         axis_name: str | None = None) -> common.Agent:
+         axis_name: str | None = None, contact_force_size: int = 0) -> common.Agent:
     net = config.network
     actor = TanhGaussianActor(action_size, net.kind, net.units, net.layers, net.activation,
                               net.layer_norm, config.log_std_min, config.log_std_max)
     critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
                             config.num_critics)
-    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name))
+    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name,
+                                                contact_force_size))
     actor_tx = optax.adam(config.actor_learning_rate)
     critic_tx = optax.adam(config.critic_learning_rate)
     alpha_tx = optax.adam(config.alpha_learning_rate)
@@ -108,7 +118,7 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
 
         # Temperature.
         alpha_loss, alpha_grad = jax.value_and_grad(temperature_loss)(
-            state.log_alpha, log_prob, target_entropy)
+            state.log_alpha, log_prob, target_entropy, config.temperature_loss)
         log_alpha, alpha_opt_state = common.apply_gradients(
             alpha_tx, state.log_alpha, state.alpha_opt_state, alpha_grad, axis_name)
 

@@ -43,13 +43,14 @@ def actor_loss(q: jax.Array) -> jax.Array:
 
 
 def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-         axis_name: str | None = None) -> common.Agent:
+         axis_name: str | None = None, contact_force_size: int = 0) -> common.Agent:
     net = config.network
     actor = DeterministicActor(action_size, net.kind, net.units, net.layers, net.activation,
                                net.layer_norm)
     critic = EnsembleCritic(net.kind, net.units, net.layers, net.activation, net.layer_norm,
                             config.num_critics)
-    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name))
+    encoder = common.Encoder(common.make_ofenet(config, observation_size, axis_name,
+                                                contact_force_size))
     actor_tx = optax.adam(config.actor_learning_rate)
     critic_tx = optax.adam(config.critic_learning_rate)
 

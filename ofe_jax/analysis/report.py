@@ -57,7 +57,7 @@ PUBLISHED_V4_V5_SAC_1M: dict = {}
 
 TASK_ORDER = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")
 ALGORITHM_ORDER = ("sac", "td3")
-VARIANT_ORDER = ("baseline", "ojk21")
+VARIANT_ORDER = ("baseline", "ojk21-networks", "ojk21")
 
 # Config fields that do not change what is learned (evaluation schedule, bookkeeping, physics
 # backend of the same v5 task) or that identify seeds / run length; runs differing only in these

@@ -32,6 +32,21 @@ def variant_label(agent: dict) -> str:
                                                                         else "")
 
 
+# configs/paper.py's variants -> their report labels.
+PAPER_VARIANT_LABELS = {"mlp": "baseline", "dense": "ojk21-networks", "ojk21": "ojk21"}
+
+
+def run_label(config: dict) -> str:
+    """A run's variant label: the config's `variant` (set by configs/paper.py: "baseline" =
+    MLP 256x2; "ojk21-networks" = OFENet + DenseNet 2x2048 with one actor, the ablation; "ojk21"
+    = those networks with Ape-X-style collection, the whole method), else `variant_label` of
+    its network (runs made without configs/paper.py)."""
+    variant = config.get("variant") or ""
+    if variant:
+        return PAPER_VARIANT_LABELS.get(variant, variant)
+    return variant_label(config["agent"])
+
+
 def read_config(run: str) -> dict:
     """config.json of a run, with its task, algorithm and variant label."""
     path = os.path.join(run, "config.json")
@@ -40,7 +55,7 @@ def read_config(run: str) -> dict:
             config = json.load(f)
         task = config["env"]["name"]
         algorithm = config["agent"]["name"]
-        variant = variant_label(config["agent"])
+        variant = run_label(config)
     except (OSError, ValueError) as e:
         raise ReportError(f"{path} is unreadable: {e}") from e
     except (KeyError, TypeError) as e:

@@ -39,7 +39,13 @@ def _base_config(name: str) -> ml_collections.ConfigDict:
     c.ofenet.batch_norm_momentum = 0.99  # BatchNorm running-average momentum (paper code: 0.99).
     c.ofenet.batch_norm_epsilon = 1e-3  # BatchNorm epsilon (paper code: 1e-3).
     c.ofenet.learning_rate = 3e-4  # Adam for the auxiliary loss (OFENet paper).
-    c.ofenet.target_dim = -1  # Predict next_obs[:target_dim]; -1 = all dims (drop contact forces on Ant/Humanoid).
+    # Predict next_obs[:target_dim] (OFENet paper: the observation without contact forces).
+    # "auto": all dims except the env's trailing contact-force dims (Ant-v5 27 of 105,
+    # Humanoid-v5 270 of 348, every dim elsewhere); -1: all dims; or an int.
+    c.ofenet.target_dim = ml_collections.FieldReference("auto", field_type=object)  # str or int
+    # The auxiliary step samples its own minibatch (OFENet authors' code: a separate
+    # replay.sample for the OFENet update); False: it reuses the RL step's minibatch.
+    c.ofenet.separate_batch = True
     return c
 
 
@@ -47,6 +53,11 @@ def sac_config() -> ml_collections.ConfigDict:
     c = _base_config("sac")
     c.alpha_learning_rate = 3e-4  # Adam for the temperature (SAC v2).
     c.init_alpha = 1.0  # Initial temperature (SAC v2 reference code).
+    # Temperature objective, minimised over log alpha (choices.TEMPERATURE_LOSSES):
+    # "log_alpha": -log_alpha * mean(log pi + target_entropy), as the SAC authors' code
+    #   (softlearning), SB3 and sbx have it: the gradient is not scaled by alpha;
+    # "alpha": -alpha * mean(log pi + target_entropy), Eq. 18 of Haarnoja et al. 2018 literally.
+    c.temperature_loss = "log_alpha"
     c.target_entropy_scale = -1.0  # Target entropy = scale * |A| (SAC v2: -dim(A)).
     c.log_std_min = -20.0  # Clip of the policy's log std (SAC reference code).
     c.log_std_max = 2.0  # Clip of the policy's log std (SAC reference code).

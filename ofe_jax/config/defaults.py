@@ -11,6 +11,7 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0  # First seed; a run of `seeds` seeds trains seeds seed, seed+1, ..., vmapped.
     c.seeds = 1  # Number of seeds trained at once in one compiled program (vmap).
+    c.variant = ""  # Report label: paper.py's "mlp" | "dense" | "ojk21"; "" = from the network.
     c.total_steps = 1_000_000  # Env steps per seed (all envs together), rounded up to whole chunks.
 
     c.env = ml_collections.ConfigDict()

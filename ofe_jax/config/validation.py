@@ -7,7 +7,8 @@ who build an agent alone."""
 
 import ml_collections
 
-from ofe_jax.config.choices import ACTIVATIONS, ALGORITHMS, BACKENDS, OBS_DTYPES, TORSO_KINDS
+from ofe_jax.config.choices import (ACTIVATIONS, ALGORITHMS, BACKENDS, OBS_DTYPES,
+                                   OFENET_TARGET_DIMS, TEMPERATURE_LOSSES, TORSO_KINDS)
 from ofe_jax.errors import ConfigError
 
 
@@ -57,6 +58,8 @@ def validate_agent(c: ml_collections.ConfigDict, observation_size: int,
     if c.name == "sac":
         _positive("agent.alpha_learning_rate", c.alpha_learning_rate)
         _positive("agent.init_alpha", c.init_alpha)
+        _check(c.temperature_loss in TEMPERATURE_LOSSES, "agent.temperature_loss",
+               f"one of {list(TEMPERATURE_LOSSES)}", c.temperature_loss)
         _check(c.log_std_min < c.log_std_max, "agent.log_std_min",
                f"< log_std_max={c.log_std_max}", c.log_std_min)
     else:
@@ -76,8 +79,12 @@ def _validate_ofenet(o: ml_collections.ConfigDict, observation_size: int) -> Non
            f"a positive multiple of ofenet.layers={o.layers}", o.total_units)
     _check(o.activation in ACTIVATIONS, "agent.ofenet.activation",
            f"one of {sorted(ACTIVATIONS)}", o.activation)
-    _check(o.target_dim == -1 or 0 < o.target_dim <= observation_size, "agent.ofenet.target_dim",
-           f"-1 or in [1, observation_size={observation_size}]", o.target_dim)
+    _check(o.target_dim in OFENET_TARGET_DIMS or o.target_dim == -1
+           or (isinstance(o.target_dim, int) and 0 < o.target_dim <= observation_size),
+           "agent.ofenet.target_dim",
+           f"'auto', -1 or an int in [1, observation_size={observation_size}]", o.target_dim)
+    _check(isinstance(o.separate_batch, bool), "agent.ofenet.separate_batch", "True or False",
+           o.separate_batch)
     _positive("agent.ofenet.learning_rate", o.learning_rate)
 
 

@@ -56,6 +56,7 @@ class Env:
         shapes = {k: jax.ShapeDtypeStruct(getattr(data, k).shape, jnp.float32)
                   for k in task.fields}
         self.observation_size = int(jax.eval_shape(task.observation, shapes).shape[0])
+        self.contact_force_size = task.contact_force_size  # trailing cfrc_ext entries of obs
 
     def __repr__(self):
         return f"Env({self.name!r}, backend={self.backend!r})"

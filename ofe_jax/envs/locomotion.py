@@ -162,6 +162,10 @@ class Ant(Task):
     def reset_noise(self, key):
         return self.reset_noise_uniform_normal(key)
 
+    @property
+    def contact_force_size(self) -> int:
+        return 6 * (self.model.nbody - 1) if self.include_cfrc_ext else 0  # clip(cfrc_ext[1:])
+
     def contact_forces(self, f):
         return jnp.clip(f["cfrc_ext"], *self.contact_force_range)  # [nbody, 6]
 
@@ -218,6 +222,10 @@ class Humanoid(Task):
                         include_qfrc_actuator_in_observation, include_cfrc_ext_in_observation)
         mass = self.model.body_mass.astype("float32")  # [nbody]
         self.mass_weights = mass / mass.sum()
+
+    @property
+    def contact_force_size(self) -> int:
+        return 6 * (self.model.nbody - 1) if self.include[3] else 0  # cfrc_ext[1:], last
 
     def mass_center_xy(self, f):
         return (self.mass_weights @ f["xipos"])[:2]  # v5 mass_center(): [2]

@@ -41,6 +41,12 @@ class Task:
         self.init_qvel = np.array(data.qvel, np.float32)  # [nv] (zeros)
 
     @property
+    def contact_force_size(self) -> int:
+        """How many trailing observation entries are contact forces (cfrc_ext): what OFENet's
+        auxiliary target leaves out (Ota et al. 2020). 0 for tasks without them."""
+        return 0
+
+    @property
     def dt(self) -> float:
         """Seconds per env step: ``opt.timestep * frame_skip`` (Gymnasium ``MujocoEnv.dt``)."""
         return float(self.model.opt.timestep) * self.frame_skip

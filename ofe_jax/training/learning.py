@@ -7,6 +7,11 @@ Batched over the seeds of this device (leading [S] axes; keys [S, 2]). `updates`
 done so far) is one scalar shared by all seeds and passed to the agents as their schedule
 counter, so TD3's delayed actor stays a real `lax.cond` under the seeds vmap. The replay is used
 only through its protocol: sample -> (batch, weight, info), update(info, |TD error|).
+
+With OFENet and `agent.ofenet.separate_batch` (default, as the OFENet authors' code), each
+update's key splits into (rl_key, ofenet_key): the RL step's minibatch is drawn with rl_key, the
+auxiliary step's own minibatch (uniform in spirit: from the same buffer) with ofenet_key.
+Otherwise both steps use the minibatch drawn with the update's key.
 """
 
 import functools
@@ -19,11 +24,17 @@ from ofe_jax.training.plan import Parts
 
 def _learn_seed(parts: Parts, state, buffer, key, updates, progress):
     batch_size, agent, buffer_ops = parts.plan.local_batch, parts.agent, parts.replay
+    separate = agent.encoder.ofenet is not None and parts.config.agent.ofenet.separate_batch
 
     def update(carry, k):
         state, buffer, i = carry
+        ofenet_batch = None
+        if separate:
+            k, ofenet_key = jax.random.split(k)
+            ofenet_batch = buffer_ops.sample(buffer, ofenet_key, batch_size, progress).batch
         s = buffer_ops.sample(buffer, k, batch_size, progress)
-        state, metrics = agent.update(state, s.batch, weight=s.weight, step=updates + i)
+        state, metrics = agent.update(state, s.batch, weight=s.weight, ofenet_batch=ofenet_batch,
+                                      step=updates + i)
         buffer = buffer_ops.update(buffer, s.info, metrics.pop("td_abs"))
         return (state, buffer, i + 1), metrics
 

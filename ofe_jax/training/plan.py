@@ -104,7 +104,8 @@ def build(config: ml_collections.ConfigDict) -> Parts:
     return Parts(
         config=config, plan=plan, env=env,
         flat_envs=envs.VecEnv(env, plan.local_seeds * plan.local_envs),
-        agent=agents.build(config.agent, observation_size, action_size, axis_name=axis),
+        agent=agents.build(config.agent, observation_size, action_size, axis_name=axis,
+                           contact_force_size=env.contact_force_size),
         replay=replay.make(config.replay), noise_scale=noise_scale,
         action_low=np.asarray(env.action_low), action_high=np.asarray(env.action_high),
         axis=axis)
