@@ -4,12 +4,13 @@ Cheap checks (no MJX step is compiled): the contacts against C MuJoCo's own ``d.
 an Ant-v5 rollout, the degenerate perpendicular capsule, and the guard on MJX's private table.
 """
 
+import jax
 import mujoco
 import numpy as np
 import pytest
+from mujoco.mjx._src import collision_driver
 
 from ofe_jax.envs import mjx_contacts
-from mujoco.mjx._src import collision_driver
 
 PLANE, CAPSULE = mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_CAPSULE
 
@@ -18,7 +19,6 @@ def test_contacts_match_c_mujoco_along_ant_rollout():
     """Every plane-capsule contact C MuJoCo reports over 300 full-range Ant-v5 steps (dist,
     pos, and the whole frame) is reproduced to float32 precision, steep feet included."""
     import gymnasium
-    import jax
 
     env = gymnasium.make("Ant-v5", disable_env_checker=True)
     env.reset(seed=3)
