@@ -27,8 +27,10 @@ Batched calls (``vmap`` over envs, and over seeds around it) reach the host as O
 a loop, split over a thread pool when the batch is large (MuJoCo releases the GIL).
 
 ``"mjx"``: ``mujoco.mjx`` in the graph (``put_model``/``make_data``/``step``/
-``rne_postconstraint``); the physics pytree is an ``mjx.Data``. Speed options (all OFF by
-default; each changes the physics relative to Gymnasium): see :class:`MjxBackend`.
+``rne_postconstraint``); the physics pytree is an ``mjx.Data``. Plane-capsule contacts get C
+MuJoCo's contact frame (``mjx_contacts.py``: MJX 3.17 rotates it for steep capsules, which
+breaks Ant-v5). Speed options (all OFF by default; each changes the physics relative to
+Gymnasium): see :class:`MjxBackend`.
 """
 
 from __future__ import annotations
@@ -220,7 +222,12 @@ class MjxBackend:
                  impl: str | None = None):
         from mujoco import mjx  # imported lazily: it imports warp probes at import time
 
+        from ofe_jax.envs import mjx_contacts
+
         self._mjx = mjx
+        # C MuJoCo's plane-capsule contact frame while MJX is traced (read by the "jax" impl;
+        # "warp" has its own collision code and does not consult the table).
+        self._contacts = mjx_contacts.c_plane_capsule_frames
         model = _copy_model(model)
         if solver is not None:
             model.opt.solver = solver
@@ -248,7 +255,8 @@ class MjxBackend:
         mjx = self._mjx
         qpos = jnp.asarray(qpos, jnp.float32)
         data = mjx.make_data(self.mjx_model).replace(qpos=qpos, qvel=jnp.asarray(qvel, jnp.float32))
-        data = mjx.forward(self.mjx_model, data)
+        with self._contacts():
+            data = mjx.forward(self.mjx_model, data)
         # MJX's forward writes normalised free-joint quaternions back into qpos; C mj_forward
         # does not (Gymnasium's first Ant/Humanoid observation shows the noisy, unnormalised
         # quaternion). Keep the given qpos; integration normalises it at the first step in both.
@@ -257,8 +265,9 @@ class MjxBackend:
     def step(self, data, ctrl):
         mjx = self._mjx
         data = data.replace(ctrl=jnp.asarray(ctrl, jnp.float32))
-        data = jax.lax.fori_loop(0, self.frame_skip,
-                                 lambda _, d: mjx.step(self.mjx_model, d), data)
+        with self._contacts():
+            data = jax.lax.fori_loop(0, self.frame_skip,
+                                     lambda _, d: mjx.step(self.mjx_model, d), data)
         return mjx.rne_postconstraint(self.mjx_model, data)  # fills cfrc_ext, as Gymnasium
 
     def fields(self, data) -> dict[str, jax.Array]:

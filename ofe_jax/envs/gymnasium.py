@@ -69,7 +69,7 @@ def gymnasium_rollout(name: str, actions: np.ndarray, seed: int = 0, settle_step
 
     Returns a dict of numpy arrays: ``qpos0`` [nq] and ``qvel0`` [nv] float64 (the state after
     the reset), ``obs0`` [obs], ``obs`` [T, obs], ``reward`` [T], ``terminated`` [T] bool,
-    ``truncated`` [T] bool.
+    ``truncated`` [T] bool, and the state after each step, ``qpos`` [T, nq], ``qvel`` [T, nv].
     """
     import gymnasium
 
@@ -81,11 +81,17 @@ def gymnasium_rollout(name: str, actions: np.ndarray, seed: int = 0, settle_step
             obs0 = env.step(np.zeros(env.action_space.shape, np.float32))[0]
         data = env.unwrapped.data
         out = {"qpos0": data.qpos.copy(), "qvel0": data.qvel.copy(), "obs0": obs0}
-        steps = [env.step(np.asarray(a, np.float32)) for a in actions]
+        steps, qpos, qvel = [], [], []
+        for a in actions:
+            steps.append(env.step(np.asarray(a, np.float32)))
+            qpos.append(data.qpos.copy())
+            qvel.append(data.qvel.copy())
     finally:
         env.close()
     out["obs"] = np.array([s[0] for s in steps])
     out["reward"] = np.array([s[1] for s in steps], np.float64)
     out["terminated"] = np.array([s[2] for s in steps], bool)
     out["truncated"] = np.array([s[3] for s in steps], bool)
+    out["qpos"] = np.array(qpos).reshape(len(actions), -1)
+    out["qvel"] = np.array(qvel).reshape(len(actions), -1)
     return out
