@@ -1,9 +1,11 @@
 """The command-line convention every ofe_jax command shares (main, plot, report, evaluate):
 absl flags defined at module level, parsed here so that every bad flag, bad config file or
 `UserError` becomes ONE line `error: <message>` on stderr and a non-zero exit code (2 for
-flags, 1 otherwise), with no traceback; absl's INFO logs (orbax's) are off."""
+flags, 1 otherwise), with no traceback; absl's logs (orbax's) are off."""
 
+import os
 import sys
+import threading
 from collections.abc import Callable
 
 from absl import app, flags, logging
@@ -13,6 +15,18 @@ from ofe_jax.errors import UserError
 
 def fail(message: str, code: int = 1):
     print(f"error: {message}", file=sys.stderr)
+    _exit(code)
+
+
+def _exit(code: int):
+    """sys.exit, unless non-daemon threads are left (orbax's writer threads of a failed
+    background save stay blocked for good and would keep the process alive): then flush and
+    leave at once."""
+    if any(t is not threading.main_thread() and not t.daemon and t.is_alive()
+           for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 
@@ -61,10 +75,13 @@ def run(main: Callable[[list[str]], int | None], argv: list[str] | None = None) 
     remaining = parse(sys.argv if argv is None else argv)
 
     def guarded(args):
-        logging.set_verbosity(logging.WARNING)  # orbax logs every save/restore at INFO
+        # orbax logs every save at INFO and a failed background write as an ERROR with its
+        # traceback; the command reports such failures itself, in one line.
+        logging.set_verbosity(logging.FATAL)
         try:
-            sys.exit(main(args) or 0)
+            code = main(args) or 0
         except UserError as e:
             fail(str(e))
+        _exit(code)
 
     app.run(guarded, flags_parser=lambda _: remaining)

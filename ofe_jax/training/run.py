@@ -1,6 +1,14 @@
-"""The host loop around the compiled Trainer: workdir, resume, chunks until total_steps,
-evaluation, logging, checkpoints (the carry and the policy artifact), Ctrl-C and the NaN guard.
-`main.py` only wires flags to `train()`."""
+"""The host loop around the compiled Trainer: the workdir (locked: one writer), resume, chunks
+until total_steps, evaluation, logging, asynchronous checkpoints (the carry and the policy
+artifact), signals and the NaN guard. `main.py` only wires flags to `train()`.
+
+Exit codes: 0 done; 1 error (one `error:` line: bad config, workdir in use, a checkpoint that
+cannot be read or written, a non-finite loss); 130 / 143 / 138 after SIGINT (Ctrl-C) /
+SIGTERM / SIGUSR1 (what cluster schedulers send before they kill or as a warning): the current
+chunk finishes, a checkpoint is saved, and running the same command resumes. A signal that
+comes before the first chunk is done (during compilation) stops the run when that chunk ends,
+with its checkpoint. A second signal interrupts at once (a checkpoint being written then is
+left as a temporary directory that is never read)."""
 
 import os
 import signal
@@ -17,20 +25,32 @@ from ofe_jax.training import mesh, workdir as workdir_lib
 from ofe_jax.training.logs import RunLogger
 from ofe_jax.training.loop import Trainer
 
+STOP_SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "SIGUSR1"}
+
 
 class StopFlag:
-    """First Ctrl-C asks for a checkpoint and a clean exit after the current chunk."""
+    """The first SIGINT/SIGTERM/SIGUSR1 asks for a checkpoint and a clean exit after the current
+    chunk; the handlers are then the previous ones again, so a second signal acts at once."""
 
     def __init__(self):
-        self.requested = False
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self.signum: int | None = None
+        self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
 
     def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C interrupts at once
+        self.signum = signum
+        self.restore()
 
     def restore(self):
-        signal.signal(signal.SIGINT, self._previous)
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def _save(trainer: Trainer, checkpoints: Checkpointer, step: int, carry) -> None:
@@ -48,7 +68,7 @@ def _nonfinite(metrics: dict, seeds: list[int]) -> tuple[int, int] | None:
 
 def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
             logger: RunLogger, stop: StopFlag) -> int:
-    """Runs chunks until the end (0), a non-finite value (1) or Ctrl-C (130)."""
+    """Runs chunks until the end (0), a non-finite value (1) or a stop signal (128 + signum)."""
     config, total = trainer.config, trainer.plan.total_steps
     seeds = [config.seed + i for i in range(config.seeds)]
     step, began = start, time.time()
@@ -59,6 +79,7 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
         previous, step = step, int(carry.step)
         bad = _nonfinite(metrics, seeds)
         if bad:
+            checkpoints.wait()
             where = f"at step {bad[1]}" if bad[1] >= 0 else f"in the chunk ending at step {step}"
             logger.message(f"error: non-finite loss or parameter in seed {bad[0]} {where}; "
                            f"stopped, the last good checkpoint "
@@ -73,42 +94,64 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
                 or step >= total or stop.requested):
             _save(trainer, checkpoints, step, carry)
         if stop.requested:
-            logger.message(f"interrupted: checkpoint saved at step {step}; run the same "
-                           f"command to resume")
-            return 130
+            checkpoints.wait()
+            logger.message(f"interrupted: checkpoint saved at step {step} "
+                           f"({STOP_SIGNALS[stop.signum]}); run the same command to resume")
+            return stop.exit_code
+    checkpoints.wait()
     return 0
+
+
+def _start(trainer: Trainer, checkpoints: Checkpointer):
+    """(carry, step): the latest checkpoint's, or a fresh carry at step 0."""
+    start = checkpoints.latest_step()
+    if start is None:
+        return trainer.init(trainer.seed_keys()), 0
+    return checkpoints.restore_carry(trainer.abstract_carry(), start), start
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> int:
     """Trains (or resumes) the run in `workdir`. Returns the process exit code.
 
     Several hosts: every process runs this with the same config and a workdir on a shared
-    file system; orbax writes each checkpoint once, and only process 0 writes logs and plots."""
-    if config.parallel.num_processes > 1:
-        from ofe_jax.config import validation
-
-        validation.validate_mesh(config, device_count=1 << 30)  # before jax.distributed
-    mesh.initialize(config)  # multi-host start-up, before any device is used
-    trainer = Trainer(config)  # validates the config
-    main_process = jax.process_index() == 0
-    if main_process:
-        workdir_lib.prepare_workdir(workdir, config)
-    checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
-    start = checkpoints.latest_step()
-    if start is None:
-        carry, start = trainer.init(trainer.seed_keys()), 0
-    else:
-        carry = checkpoints.restore_carry(trainer.abstract_carry(), start)
-    seeds = [config.seed + i for i in range(config.seeds)]
-    logger = RunLogger(workdir, seeds, trainer.plan.total_steps, start, enabled=main_process)
-    if start:
-        logger.message(f"resumed from the checkpoint at step {start}")
-    stop = StopFlag()
+    file system; orbax writes each checkpoint once, and only process 0 locks the workdir and
+    writes logs and plots."""
+    stop = StopFlag()  # first thing: a signal during set-up or compilation is honoured too
+    lock = None
     try:
-        code = _chunks(trainer, carry, start, checkpoints, logger, stop)
+        if config.parallel.num_processes > 1:
+            from ofe_jax.config import validation
+
+            validation.validate_mesh(config, device_count=1 << 30)  # before jax.distributed
+        mesh.initialize(config)  # multi-host start-up, before any device is used
+        trainer = Trainer(config)  # validates the config
+        main_process = jax.process_index() == 0
+        if main_process:
+            lock = workdir_lib.WorkdirLock(workdir).acquire()
+            workdir_lib.prepare_workdir(workdir, config)
+        code = _train_locked(trainer, workdir, stop, main_process)
     finally:
         stop.restore()
-        logger.close()
+        if lock is not None:
+            lock.release()
+    return code
+
+
+def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag, main_process: bool) -> int:
+    config = trainer.config
+    checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+    try:
+        carry, start = _start(trainer, checkpoints)
+        seeds = [config.seed + i for i in range(config.seeds)]
+        logger = RunLogger(workdir, seeds, trainer.plan.total_steps, start,
+                           enabled=main_process)
+        try:
+            if start:
+                logger.message(f"resumed from the checkpoint at step {start}")
+            code = _chunks(trainer, carry, start, checkpoints, logger, stop)
+        finally:
+            logger.close()
+    finally:
         checkpoints.close()
     if code == 0 and main_process:
         figures.learning_curve(workdir)

@@ -1,8 +1,17 @@
-"""The run directory: created, checked writable, config.json written (and compared with the one
-already there on resume)."""
+"""The run directory: one writer at a time (an OS lock), config.json written (and compared with
+the one already there on resume).
 
+The lock is `<workdir>/.lock`, held with `fcntl.flock` for the life of the run; the file holds
+the holder's host and pid. The OS drops the lock when its process dies, however it dies, so a
+stale file never blocks. A second run on the same workdir fails at once, before it writes
+anything. Read-only commands (evaluate, plot, report) take no lock. On a shared file system the
+lock works where the file system supports flock (NFSv4, Lustre, local disks); a multi-host run
+takes it on process 0 only."""
+
+import fcntl
 import json
 import os
+import socket
 
 import ml_collections
 
@@ -11,19 +20,45 @@ from ofe_jax.errors import RunError
 
 # Fields that may change between a run and its resumption (to extend a finished run).
 RESUMABLE_CHANGES = ("total_steps",)
+LOCK_FILE = ".lock"
+
+
+class WorkdirLock:
+    """An exclusive lock on a run directory (see the module docstring)."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        self.path = os.path.join(workdir, LOCK_FILE)
+        self._fd: int | None = None
+
+    def acquire(self) -> "WorkdirLock":
+        try:
+            os.makedirs(self.workdir, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RunError(f"workdir {self.workdir!r} is not writable: {e.strerror or e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 256).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(f"workdir {self.workdir!r} is in use by {holder} (lock "
+                           f"{self.path}); wait for that run to end or use another --workdir")
+        os.ftruncate(fd, 0)
+        os.write(fd, f"host {socket.gethostname()} pid {os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Creates the workdir, checks it is writable and that it holds no run of another config,
-    and records the resolved config as config.json."""
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise RunError(f"workdir {workdir!r} is not writable: {e.strerror or e}") from e
+    """Checks that the (locked) workdir holds no run of another config and records the resolved
+    config as config.json."""
     path = os.path.join(workdir, "config.json")
     current = json.loads(config.to_json_best_effort())
     if os.path.exists(path):
@@ -41,6 +76,9 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
             raise RunError(f"workdir {workdir!r} holds a run of a different config ({shown}"
                            f"{', ...' if len(differ) > 4 else ''}); use another --workdir")
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(current, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(current, f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise RunError(f"cannot write {path}: {e.strerror or e}") from e
