@@ -35,6 +35,7 @@ those of an older schema).
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -312,5 +313,49 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]],
                      + [fmt(line) for line in lines[1:]])
 
 
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
 def default_argv(argv: Sequence[str] | None) -> list[str]:
     return list(sys.argv[1:] if argv is None else argv)
+
+
+def argument_parser(doc: str, out: str, quick: str | None = None) -> argparse.ArgumentParser:
+    """The parser every script starts from: --out (default `out`), --note, and --quick (with
+    the help text `quick`) where the script has one."""
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
+    parser.add_argument("--out", default=out, help=f"JSON to write (default {out})")
+    parser.add_argument("--note", default="", help="free text stored in the JSON")
+    if quick:
+        parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
+
+
+class KindDefaults:
+    """Options whose default depends on the kind of run ("cpu" / "accelerator", or "full" /
+    "quick"): declared with `add` (None on the command line = not given) and filled in with
+    the kind's values by `resolve`.
+
+        DEFAULTS = KindDefaults({"cpu": {"seconds": 2.0}, "accelerator": {"seconds": 5.0}},
+                                {"cpu": "on CPU", "accelerator": "on accelerators"})
+        DEFAULTS.add(parser, "--seconds", float, "timed span per cell")
+        DEFAULTS.resolve(args, "cpu")
+    """
+
+    def __init__(self, values: dict[str, dict], labels: dict[str, str]):
+        self.values, self.labels, self.dests = values, labels, []
+
+    def add(self, parser: argparse.ArgumentParser, flag: str, kind: type, what: str) -> None:
+        dest = flag.lstrip("-").replace("-", "_")
+        given = [(v[dest], self.labels[k]) for k, v in self.values.items()]
+        text = (f"default {given[0][0]}" if len({v for v, _ in given}) == 1 else
+                "default " + ", ".join(f"{v} {label}".strip() for v, label in given))
+        parser.add_argument(flag, type=kind, default=None, help=f"{what} ({text})")
+        self.dests.append(dest)
+
+    def resolve(self, args: argparse.Namespace, kind: str) -> argparse.Namespace:
+        for dest in self.dests:
+            if getattr(args, dest) is None:
+                setattr(args, dest, self.values[kind][dest])
+        return args

@@ -148,10 +148,8 @@ def measure_loop(width: int, seconds: float, min_chunks: int, cores: int,
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/compare_peers.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke check: 2 s per cell, one timed loop chunk")
+    parser = common.argument_parser(__doc__, "benchmarks/results/compare_peers.json",
+                                    quick="smoke check: 2 s per cell, one timed loop chunk")
     parser.add_argument("--seconds", type=float, default=None,
                         help="timed span per library and cell (default 10; 2 with --quick)")
     parser.add_argument("--quantum", type=float, default=1.0,
@@ -167,7 +165,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--loop-sb3-threads", type=int, default=None,
                         help="torch threads of SB3's training loop (default: the faster "
                              "setting of the width-256 update cell)")
-    parser.add_argument("--note", default="", help="free text stored in the JSON")
     args = parser.parse_args(argv)
     args.seconds = args.seconds if args.seconds is not None else (2.0 if args.quick else 10.0)
     return args

@@ -11,7 +11,6 @@ reference. Writes a record of benchmarks/common.py's schema.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -83,14 +82,12 @@ def measure_gymnasium(name: str, min_seconds: float) -> dict:
 
 def main(argv=None) -> dict:
     argv = common.default_argv(argv)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/env_throughput.json")
-    parser.add_argument("--quick", action="store_true", help="Hopper + Humanoid, batch 1, 64")
+    parser = common.argument_parser(__doc__, "benchmarks/results/env_throughput.json",
+                                    quick="Hopper + Humanoid, batch 1, 64")
     parser.add_argument("--tasks", nargs="*", help="task names (default: all, or quick set)")
     parser.add_argument("--batches", nargs="*", type=int, help="batch sizes")
     parser.add_argument("--backends", nargs="*", default=["mujoco", "mjx"])
     parser.add_argument("--min-seconds", type=float, default=1.0, help="timed span per cell")
-    parser.add_argument("--note", default="", help="free text stored in the JSON")
     args = parser.parse_args(argv)
     tasks = list(args.tasks or (QUICK_TASKS if args.quick else envs.NAMES))
     batches = list(args.batches or (QUICK_BATCHES if args.quick else BATCHES))

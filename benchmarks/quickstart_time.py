@@ -19,7 +19,6 @@ Without --checkouts the checkout is this one.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import resource
@@ -112,8 +111,7 @@ def summarise(runs: list[dict], labels: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     argv = common.default_argv(argv)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/quickstart_cpu.json")
+    parser = common.argument_parser(__doc__, "benchmarks/results/quickstart_cpu.json")
     parser.add_argument("--config", default="configs/quickstart.py",
                         help="config file, relative to each checkout")
     parser.add_argument("--checkouts", nargs="+", default=None, metavar="DIR",
@@ -123,7 +121,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--override", action="append", default=[], metavar="FLAG",
                         help="extra flag for ofe_jax.main, repeatable, written with '=': "
                              "--override=--config.total_steps=2000")
-    parser.add_argument("--note", default="", help="free text stored in the JSON")
     args = parser.parse_args(argv)
     checkouts = [os.path.abspath(c) for c in (args.checkouts or [common.REPO_ROOT])]
     repeats = args.repeats or (3 if args.checkouts else 1)

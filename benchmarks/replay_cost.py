@@ -9,7 +9,6 @@ one uniform sample (batch 256), per jitted call and inside a lax.scan, at severa
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -182,14 +181,13 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     argv = common.default_argv(argv)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scaling.part_parser(__doc__)
     parser.add_argument("--capacities", nargs="*", type=int,
                         help=f"replay capacities (default {list(PER_CAPACITIES)})")
     parser.add_argument("--per-seconds", type=float, default=2.0,
                         help="timed span of each measurement (default 2)")
     parser.add_argument("--scan-ops", type=int, default=100,
                         help="ops per jitted lax.scan call for the in-scan figures (default 100)")
-    scaling.add_output_arguments(parser)
     args = parser.parse_args(argv)
     capacities = args.capacities or list(PER_CAPACITIES)
     run = common.Run("replay_cost", argv, {

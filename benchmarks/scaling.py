@@ -31,14 +31,24 @@ CONTAINER = "scaling"
 DEFAULT_OUT = "benchmarks/results/scaling.json"
 
 
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """--out, --plot, --note of every part script."""
-    parser.add_argument("--out", default=DEFAULT_OUT,
-                        help="JSON to write this part into (its other parts are kept)")
+PLATFORM_LABELS = {"cpu": "on CPU", "accelerator": "on accelerators"}
+
+
+def platform_kind() -> str:
+    """"cpu" or "accelerator": the kind of the first device, which sets the parts' defaults."""
+    import jax
+
+    return "cpu" if jax.devices()[0].platform == "cpu" else "accelerator"
+
+
+def part_parser(doc: str) -> argparse.ArgumentParser:
+    """The parser of every part script: --out (the parts file: this part is written into it,
+    the others are kept), --note, --plot."""
+    parser = common.argument_parser(doc, DEFAULT_OUT)
     parser.add_argument("--plot", default=None,
                         help="plot path (default: the part's own file name next to --out, "
                              "where it has one; '' for no plot)")
-    parser.add_argument("--note", default="", help="free text stored in the record")
+    return parser
 
 
 def write_part(args: argparse.Namespace, part: str, record: dict, plot=None,
@@ -58,7 +68,7 @@ def write_part(args: argparse.Namespace, part: str, record: dict, plot=None,
 def main(argv: list[str] | None = None) -> dict:
     argv = common.default_argv(argv)
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], add_help=False,
+        description=" ".join(__doc__.split("\n\n")[0].split()), add_help=False,
         epilog="Every other option goes to the part's script: python -m benchmarks.scaling "
                "--part updates --help lists those of part updates.")
     parser.add_argument("--part", choices=sorted(PARTS))

@@ -30,13 +30,14 @@ from ofe_jax.config import defaults
 
 ENV_COUNTS = {"cpu": (1, 4, 16, 64, 256), "accelerator": (1, 4, 16, 64, 256, 1024, 4096)}
 # chunk_seconds: target duration of one learning chunk (sets log_every); learn_chunks: timed
-# learning chunks; random_seconds: target timed span of the random phase; the two guesses size
-# the first row's chunks (later rows use the rates measured in the row before).
-ENVS_DEFAULTS = {"cpu": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 1.5,
-                         "updates_per_s_guess": 120.0, "random_steps_per_s_guess": 1000.0},
-                 "accelerator": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 2.0,
-                                 "updates_per_s_guess": 1000.0,
-                                 "random_steps_per_s_guess": 1000.0}}
+# learning chunks; random_seconds: target timed span of the random phase; the guesses size the
+# first row's chunks (later rows use the rates measured in the row before).
+PLATFORM = common.KindDefaults(
+    {"cpu": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 1.5,
+             "updates_per_s_guess": 120.0},
+     "accelerator": {"chunk_seconds": 2.0, "learn_chunks": 3, "random_seconds": 2.0,
+                     "updates_per_s_guess": 1000.0}}, scaling.PLATFORM_LABELS)
+RANDOM_STEPS_PER_S_GUESS = 1000.0
 MAX_RANDOM_CHUNKS = 200
 EPISODE_KEYS = ("episode_return", "episode_length", "episodes", "nonfinite_step",
                 "params_finite")
@@ -211,7 +212,7 @@ def table(results: dict) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scaling.part_parser(__doc__)
     parser.add_argument("--num-envs", nargs="*", type=int,
                         help=f"env.num_envs values (default {list(ENV_COUNTS['cpu'])} on CPU, "
                              f"{list(ENV_COUNTS['accelerator'])} on accelerators)")
@@ -219,32 +220,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="env.backend (default auto: mjx on GPU/TPU, C MuJoCo on CPU)")
     parser.add_argument("--updates-per-step", type=float, default=1.0,
                         help="updates_per_step (default 1.0)")
-    parser.add_argument("--chunk-seconds", type=float, default=None,
-                        help="target duration of one learning chunk (default 2)")
-    parser.add_argument("--learn-chunks", type=int, default=None,
-                        help="timed learning chunks per row (default 3)")
-    parser.add_argument("--random-seconds", type=float, default=None,
-                        help="target timed span of the random phase per row (default 1.5 on "
-                             "CPU, 2 on accelerators)")
-    parser.add_argument("--updates-per-s-guess", type=float, default=None,
-                        help="updates/s guess sizing the first row's chunks (default 120 on "
-                             "CPU, 1000 on accelerators; later rows use the measured rate)")
     parser.add_argument("--data-envs", type=int, default=None,
                         help="num_envs of the data_devices sweep (only with > 1 device; "
                              "default: the largest --num-envs)")
-    scaling.add_output_arguments(parser)
-    return parser.parse_args(argv)
+    for flag, kind, what in (
+            ("--chunk-seconds", float, "target duration of one learning chunk"),
+            ("--learn-chunks", int, "timed learning chunks per row"),
+            ("--random-seconds", float, "target timed span of the random phase per row"),
+            ("--updates-per-s-guess", float, "updates/s guess sizing the first row's chunks "
+                                             "(later rows use the measured rate)")):
+        PLATFORM.add(parser, flag, kind, what)
+    return PLATFORM.resolve(parser.parse_args(argv), scaling.platform_kind())
 
 
 def main(argv: list[str] | None = None) -> dict:
     argv = common.default_argv(argv)
     args = parse_args(argv)
-    kind = "cpu" if jax.devices()[0].platform == "cpu" else "accelerator"
-    settings = ENVS_DEFAULTS[kind]
-    for name in ("chunk_seconds", "learn_chunks", "random_seconds"):
-        if getattr(args, name) is None:
-            setattr(args, name, settings[name])
-    counts = args.num_envs or list(ENV_COUNTS[kind])
+    counts = args.num_envs or list(ENV_COUNTS[scaling.platform_kind()])
     base = defaults.get_config()
     a = base.agent
     run = common.Run("scaling_envs", argv, {
@@ -260,8 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         "learn_chunks": args.learn_chunks, "random_seconds": args.random_seconds})
     print(run.banner(f"num_envs {counts}, backend {args.backend}, updates_per_step "
                      f"{args.updates_per_step}"), flush=True)
-    guesses = (args.updates_per_s_guess or settings["updates_per_s_guess"],
-               settings["random_steps_per_s_guess"])
+    guesses = (args.updates_per_s_guess, RANDOM_STEPS_PER_S_GUESS)
     rows = []
     for n in counts:
         plan = chunk_plan(n, args.updates_per_step, *guesses, args.chunk_seconds,

@@ -42,11 +42,13 @@ WIDTHS = (256, 512, 1024, 2048, 4096)
 SEEDS = (1, 4, 16, 64)
 NETWORKS = ("dense+ofenet", "dense", "mlp+ofenet", "mlp")
 # Defaults per platform: timed span per cell, target duration of one call, total and per-cell
-# time budgets (None: no limit). CPU: the whole default grid fits in about 10 minutes.
-DEFAULTS = {"cpu": {"seconds": 2.0, "call_seconds": 0.5, "budget_s": 480.0,
-                    "max_cell_s": 60.0, "compile_guess_s": 10.0},
-            "accelerator": {"seconds": 5.0, "call_seconds": 0.5, "budget_s": None,
-                            "max_cell_s": 300.0, "compile_guess_s": 30.0}}
+# time budgets (0: no limit). CPU: the whole default grid fits in about 10 minutes.
+PLATFORM = common.KindDefaults(
+    {"cpu": {"seconds": 2.0, "call_seconds": 0.5, "budget_seconds": 480.0,
+             "max_cell_seconds": 60.0},
+     "accelerator": {"seconds": 5.0, "call_seconds": 0.5, "budget_seconds": 0.0,
+                     "max_cell_seconds": 300.0}}, scaling.PLATFORM_LABELS)
+COMPILE_GUESS_S = {"cpu": 10.0, "accelerator": 30.0}  # first guess of one cell's compile time
 MEMORY_FRACTION = 0.7  # of the free memory a cell may be estimated to use
 SETUP_S = 5.0  # first guess of the rest of a cell: state, batches, tracing, freeing
 
@@ -259,45 +261,37 @@ def table(rows: list[dict]) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = scaling.part_parser(__doc__)
     parser.add_argument("--network", choices=NETWORKS, default="dense+ofenet",
                         help="torso kind, 2 hidden layers of --widths units, +OFENet or not")
     parser.add_argument("--widths", nargs="*", type=int, help=f"default {list(WIDTHS)}")
     parser.add_argument("--seeds", nargs="*", type=int, help=f"default {list(SEEDS)}")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="timed span per cell (default: 2 on CPU, 5 on accelerators)")
-    parser.add_argument("--call-seconds", type=float, default=None,
-                        help="target duration of one call, sets K (default 0.5)")
     parser.add_argument("--min-calls", type=int, default=2,
                         help="timed calls per cell at least (default 2)")
-    parser.add_argument("--budget-seconds", type=float, default=None,
-                        help="skip cells that would end after this many seconds (default: "
-                             "480 on CPU, no limit on accelerators; <= 0: no limit)")
-    parser.add_argument("--max-cell-seconds", type=float, default=None,
-                        help="skip cells estimated to take longer (default: 60 on CPU, 300 "
-                             "on accelerators)")
-    scaling.add_output_arguments(parser)
-    args = parser.parse_args(argv)
+    for flag, what in (("--seconds", "timed span per cell"),
+                       ("--call-seconds", "target duration of one call, sets K"),
+                       ("--budget-seconds", "skip cells that would end after this many seconds"
+                                            " (<= 0: no limit)"),
+                       ("--max-cell-seconds", "skip cells estimated to take longer")):
+        PLATFORM.add(parser, flag, float, what)
+    args = PLATFORM.resolve(parser.parse_args(argv), scaling.platform_kind())
     args.widths, args.seeds = args.widths or list(WIDTHS), args.seeds or list(SEEDS)
     return args
 
 
-def settings_for(args, is_cpu: bool) -> dict:
-    defaults = DEFAULTS["cpu" if is_cpu else "accelerator"]
-    budget_s = args.budget_seconds if args.budget_seconds is not None else defaults["budget_s"]
-    return {"seconds": args.seconds if args.seconds is not None else defaults["seconds"],
-            "call_seconds": args.call_seconds or defaults["call_seconds"],
-            "budget_s": None if budget_s is not None and budget_s <= 0 else budget_s,
-            "max_cell_s": args.max_cell_seconds or defaults["max_cell_s"],
-            "compile_guess_s": defaults["compile_guess_s"],
-            "skip_label": "skipped (CPU budget)" if is_cpu else "skipped (time budget)"}
+def settings_for(args) -> dict:
+    kind = scaling.platform_kind()
+    return {"seconds": args.seconds, "call_seconds": args.call_seconds,
+            "budget_s": args.budget_seconds if args.budget_seconds > 0 else None,
+            "max_cell_s": args.max_cell_seconds, "compile_guess_s": COMPILE_GUESS_S[kind],
+            "skip_label": "skipped (CPU budget)" if kind == "cpu" else "skipped (time budget)"}
 
 
 def main(argv: list[str] | None = None) -> dict:
     argv = common.default_argv(argv)
     args = parse_args(argv)
     device = jax.devices()[0]
-    settings = settings_for(args, device.platform == "cpu")
+    settings = settings_for(args)
     run = common.Run("scaling_updates", argv, {
         "what": "SAC gradient updates/s vs actor/critic width and vmapped seeds",
         "network": {"name": args.network, "torso": args.network.split("+")[0],

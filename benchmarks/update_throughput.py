@@ -210,27 +210,25 @@ def table(rows: list) -> str:
          for r in rows], left=(0, 1))
 
 
+TIMING = common.KindDefaults({"full": {"seconds": 10.0, "call_seconds": 1.0, "min_calls": 3},
+                              "quick": {"seconds": 1.0, "call_seconds": 0.3, "min_calls": 2}},
+                             {"full": "", "quick": "with --quick"})
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/update_throughput.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke check: fewer cells and seconds (whole CPU run < 2 min)")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="timed span per cell (default 10; 1 with --quick)")
-    parser.add_argument("--call-seconds", type=float, default=None,
-                        help="target duration of one call, sets K (default 1; 0.3 with --quick)")
-    parser.add_argument("--min-calls", type=int, default=None,
-                        help="timed calls per cell at least (default 3; 2 with --quick)")
+    parser = common.argument_parser(
+        __doc__, "benchmarks/results/update_throughput.json",
+        quick="smoke check: fewer cells and seconds (whole CPU run < 2 min)")
+    for flag, kind, what in (("--seconds", float, "timed span per cell"),
+                             ("--call-seconds", float, "target duration of one call, sets K"),
+                             ("--min-calls", int, "timed calls per cell at least")):
+        TIMING.add(parser, flag, kind, what)
     parser.add_argument("--k", type=int, default=None, help="fix K (updates per call)")
     parser.add_argument("--algos", nargs="*", choices=ALGOS)
     parser.add_argument("--networks", nargs="*", choices=list(NETWORKS))
     parser.add_argument("--seeds", nargs="*", type=int)
-    parser.add_argument("--note", default="", help="free text stored in the JSON")
     args = parser.parse_args(argv)
-    args.seconds = args.seconds if args.seconds is not None else (1.0 if args.quick else 10.0)
-    args.call_seconds = args.call_seconds or (0.3 if args.quick else 1.0)
-    args.min_calls = args.min_calls or (2 if args.quick else 3)
-    return args
+    return TIMING.resolve(args, "quick" if args.quick else "full")
 
 
 def main(argv: list[str] | None = None) -> dict:
