@@ -3,7 +3,7 @@
 Each measurement runs ``VecEnv.step`` (clipping + auto-reset + episode stats included) with
 random actions inside one jitted ``lax.scan``; compilation and a warm-up call are excluded.
 C MuJoCo through ``gymnasium.make`` (one env, Python loop) is measured in the same run as the
-reference. Writes a JSON with the machine, versions and date.
+reference. Writes a record of benchmarks/common.py's schema.
 
     python -m benchmarks.env_throughput --out benchmarks/results/env_throughput_cpu.json
     python -m benchmarks.env_throughput --quick --out ...   # Hopper + Humanoid, batch 1 and 64
@@ -11,23 +11,19 @@ reference. Writes a JSON with the machine, versions and date.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
-import os
-import platform
 import time
 
 import jax
-import jax.numpy as jnp
-import mujoco
-import numpy as np
 
+from benchmarks import common
 from ofe_jax import envs
 
 QUICK_TASKS = ("Hopper-v5", "Humanoid-v5")
 BATCHES = (1, 64, 256)
 QUICK_BATCHES = (1, 64)
+METHOD = ("VecEnv.step (clip + auto-reset + stats) in a jitted lax.scan of random actions; "
+          "compile excluded. 'gymnasium' = gymnasium.make, one env, Python loop, C MuJoCo.")
 
 
 def scan_length(backend: str, batch: int) -> int:
@@ -84,26 +80,24 @@ def measure_gymnasium(name: str, min_seconds: float) -> dict:
             "env_steps_per_s": steps / elapsed, "timed_env_steps": steps}
 
 
-def machine_info() -> dict:
-    device = jax.devices()[0]
-    return {"jax_backend": jax.default_backend(), "device": str(device),
-            "device_kind": device.device_kind, "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "jax": jax.__version__, "mujoco": mujoco.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
-
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/env_throughput.json")
-    parser.add_argument("--quick", action="store_true", help="Hopper + Humanoid, batch 1, 64")
+    argv = common.default_argv(argv)
+    parser = common.argument_parser(__doc__, "benchmarks/results/env_throughput.json",
+                                    quick="Hopper + Humanoid, batch 1, 64")
     parser.add_argument("--tasks", nargs="*", help="task names (default: all, or quick set)")
     parser.add_argument("--batches", nargs="*", type=int, help="batch sizes")
     parser.add_argument("--backends", nargs="*", default=["mujoco", "mjx"])
     parser.add_argument("--min-seconds", type=float, default=1.0, help="timed span per cell")
     args = parser.parse_args(argv)
-    tasks = args.tasks or (QUICK_TASKS if args.quick else envs.NAMES)
-    batches = args.batches or (QUICK_BATCHES if args.quick else BATCHES)
+    tasks = list(args.tasks or (QUICK_TASKS if args.quick else envs.NAMES))
+    batches = list(args.batches or (QUICK_BATCHES if args.quick else BATCHES))
+    run = common.Run("env_throughput", argv, {
+        "quick": args.quick, "tasks": tasks, "batches": batches, "backends": args.backends,
+        "min_seconds": args.min_seconds,
+        "scan_length": {b: {n: scan_length(b, n) for n in batches} for b in args.backends}},
+        peers=("gymnasium",))
+    print(run.banner(f"{len(tasks)} tasks, backends {args.backends}, batches {batches}"),
+          flush=True)
 
     results = []
     for name in tasks:
@@ -117,16 +111,11 @@ def main(argv=None) -> dict:
     rate = {(r["task"], r["backend"], r["batch"]): r["env_steps_per_s"] for r in results}
     ratios = {f"{t}/batch{b}": rate[(t, "mujoco", b)] / rate[(t, "mjx", b)]
               for (t, backend, b) in rate if backend == "mjx" and (t, "mujoco", b) in rate}
-    report = {"machine": machine_info(), "quick": args.quick, "results": results,
-              "mujoco_over_mjx": ratios,
-              "note": "VecEnv.step (clip + auto-reset + stats) in a jitted lax.scan of random "
-                      "actions; compile excluded. 'gymnasium' = gymnasium.make, one env, "
-                      "Python loop, C MuJoCo."}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    record = run.finish({"rows": results, "mujoco_over_mjx": ratios}, METHOD, args.note)
+    common.write_json(args.out, record)
     print(json.dumps(ratios, indent=2))
-    return report
+    print(f"# wrote {args.out} ({record['load']['wall_s']:.0f} s)")
+    return record
 
 
 if __name__ == "__main__":
