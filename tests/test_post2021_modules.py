@@ -1,10 +1,14 @@
-"""Post-2021 modules: SimBa torso."""
+"""Post-2021 modules: SimBa torso, Batch Renormalization (CrossQ)."""
+
+import math
 
 import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from ofe_jax.networks.batch_renorm import BatchRenorm, joint_forward
 from ofe_jax.networks.simba import SimbaTorso
 
 KEY = jax.random.PRNGKey(0)
@@ -71,3 +75,142 @@ def test_simba_bfloat16_computation_keeps_float32_params():
     out = jax.jit(torso16.apply)(variables, x)
     assert out.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(out, np.float32), torso32.apply(variables, x), atol=0.1)
+
+
+# ------------------------------------------------------------------------ Batch Renormalization
+
+# Three features: batch mean / biased variance (4, 5), (8, 20), (3, 5).
+X = jnp.array([[1.0, 10.0, 0.0],
+               [3.0, 14.0, 2.0],
+               [5.0, 6.0, 4.0],
+               [7.0, 2.0, 6.0]])
+MU_B, VAR_B = np.array([4.0, 8.0, 3.0]), np.array([5.0, 20.0, 5.0])
+# Running statistics chosen so that feature 0 is not clipped, feature 1 hits (r_max, d_max) and
+# feature 2 hits (1 / r_max, -d_max).
+RA_MEAN, RA_VAR = np.array([3.0, -100.0, 500.0]), np.array([4.0, 0.01, 1000.0])
+SCALE, BIAS = np.array([2.0, 1.0, 0.5]), np.array([0.1, 0.0, -1.0])
+EPS = 1e-3
+
+
+def _brn_variables(steps):
+    return {"params": {"scale": jnp.asarray(SCALE, jnp.float32),
+                       "bias": jnp.asarray(BIAS, jnp.float32)},
+            "batch_stats": {"mean": jnp.asarray(RA_MEAN, jnp.float32),
+                            "var": jnp.asarray(RA_VAR, jnp.float32),
+                            "steps": jnp.asarray(steps, jnp.int32)}}
+
+
+def _brn_expected(r, d):
+    x_hat = (np.asarray(X, np.float64) - MU_B) / np.sqrt(VAR_B + EPS) * r + d
+    return SCALE * x_hat + BIAS
+
+
+@pytest.mark.parametrize("steps,r,d", [
+    (2, np.ones(3), np.zeros(3)),  # inside warm-up: plain batch norm
+    (3, np.array([math.sqrt(5.001 / 4.001), 3.0, 1.0 / 3.0]),  # warmed up: r, d clipped for 1, 2
+     np.array([1.0 / math.sqrt(4.001), 5.0, -5.0])),
+])
+def test_batch_renorm_forward_and_running_stats(steps, r, d):
+    module = BatchRenorm(use_running_average=False, momentum=0.9, warmup_steps=3)
+    y, updates = module.apply(_brn_variables(steps), X, mutable=["batch_stats"])
+    np.testing.assert_allclose(y, _brn_expected(r, d), rtol=1e-5, atol=1e-5)
+    stats = updates["batch_stats"]
+    np.testing.assert_allclose(stats["mean"], 0.9 * RA_MEAN + 0.1 * MU_B, rtol=1e-6)
+    np.testing.assert_allclose(stats["var"], 0.9 * RA_VAR + 0.1 * VAR_B, rtol=1e-6)
+    assert stats["steps"].dtype == jnp.int32 and int(stats["steps"]) == steps + 1
+
+
+def test_batch_renorm_counter_counts_training_calls_only():
+    module = BatchRenorm(use_running_average=False)
+    variables = module.init(KEY, X)
+    assert int(variables["batch_stats"]["steps"]) == 0  # init is not a training call
+    np.testing.assert_array_equal(variables["batch_stats"]["mean"], 0.0)
+    apply = jax.jit(lambda v, x: module.apply(v, x, mutable=["batch_stats"]))
+    for expected in (1, 2):
+        _, updates = apply(variables, X)
+        variables = {"params": variables["params"], **updates}
+        assert int(variables["batch_stats"]["steps"]) == expected
+    BatchRenorm(use_running_average=True).apply(variables, X)  # eval mode mutates nothing
+
+
+def test_batch_renorm_eval_mode_uses_running_stats():
+    y = BatchRenorm(use_running_average=True).apply(_brn_variables(7), X)
+    expected = SCALE * (np.asarray(X) - RA_MEAN) / np.sqrt(RA_VAR + EPS) + BIAS
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_renorm_gradient_stops_at_r_and_d():
+    module = BatchRenorm(use_running_average=False, warmup_steps=0)
+    variables = _brn_variables(0)
+    weights = jax.random.normal(KEY, X.shape)
+    r = jnp.array([math.sqrt(5.001 / 4.001), 3.0, 1.0 / 3.0])
+    d = jnp.array([1.0 / math.sqrt(4.001), 5.0, -5.0])
+
+    def module_loss(x):
+        return jnp.sum(weights * module.apply(variables, x, mutable=["batch_stats"])[0])
+
+    def manual_loss(x, r_fn, d_fn):
+        mu, var = x.mean(0), x.var(0)
+        sigma_b = jnp.sqrt(var + EPS)
+        x_hat = (x - mu) / sigma_b * r_fn(var) + d_fn(mu)
+        return jnp.sum(weights * (SCALE * x_hat + BIAS))
+
+    grad = jax.grad(module_loss)(X)
+    # r, d as constants: only mu_B and var_B carry gradient.
+    np.testing.assert_allclose(grad, jax.grad(manual_loss)(X, lambda v: r, lambda m: d),
+                               rtol=1e-4, atol=1e-5)
+    # Letting the (unclipped) r and d of feature 0 carry gradient gives a different answer.
+    sigma = jnp.sqrt(jnp.asarray(RA_VAR, jnp.float32) + EPS)
+    live_r = lambda v: r.at[0].set(jnp.sqrt(v[0] + EPS) / sigma[0])
+    live_d = lambda m: d.at[0].set((m[0] - RA_MEAN[0]) / sigma[0])
+    live = jax.grad(manual_loss)(X, live_r, live_d)
+    assert np.abs(np.asarray(live[:, 0] - grad[:, 0])).max() > 1e-3
+    np.testing.assert_allclose(live[:, 1:], grad[:, 1:], rtol=1e-4, atol=1e-5)
+
+
+def test_batch_renorm_axis_name_matches_the_unsharded_batch():
+    module = BatchRenorm(use_running_average=False, momentum=0.5, warmup_steps=0,
+                         axis_name="data")
+    variables = _brn_variables(0)
+    full = BatchRenorm(use_running_average=False, momentum=0.5, warmup_steps=0)
+    y_full, stats_full = full.apply(variables, X, mutable=["batch_stats"])
+    shards = X.reshape(2, 2, 3)  # two data-parallel members with two rows each
+    y, stats = jax.vmap(lambda x: module.apply(variables, x, mutable=["batch_stats"]),
+                        axis_name="data")(shards)
+    np.testing.assert_allclose(y.reshape(4, 3), y_full, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(stats["batch_stats"]["mean"][0], stats_full["batch_stats"]["mean"])
+    np.testing.assert_allclose(stats["batch_stats"]["var"][0], stats_full["batch_stats"]["var"],
+                               rtol=1e-6)
+
+
+def test_batch_renorm_bfloat16_computation():
+    module = BatchRenorm(use_running_average=False, dtype=jnp.bfloat16)
+    variables = module.init(KEY, X)
+    assert variables["params"]["scale"].dtype == jnp.float32
+    assert variables["batch_stats"]["var"].dtype == jnp.float32
+    y, updates = module.apply(variables, X.astype(jnp.bfloat16), mutable=["batch_stats"])
+    assert y.dtype == jnp.bfloat16
+    assert updates["batch_stats"]["mean"].dtype == jnp.float32
+    y32, _ = BatchRenorm(use_running_average=False).apply(variables, X, mutable=["batch_stats"])
+    np.testing.assert_allclose(np.asarray(y, np.float32), y32, atol=0.05)
+
+
+def test_joint_forward_uses_statistics_of_the_concatenated_batch():
+    a = jax.random.normal(KEY, (4, 2))
+    b = 3.0 * jax.random.normal(jax.random.PRNGKey(1), (6, 2)) + 5.0
+    module = BatchRenorm(use_running_average=False, momentum=0.0)  # running mean := batch mean
+    variables = module.init(KEY, a)
+    apply_fn = lambda x: module.apply(variables, x, mutable=["batch_stats"])
+    (y_a, y_b), updates = joint_forward(apply_fn, a, b, has_aux=True)
+    used_mean = np.asarray(updates["batch_stats"]["mean"])
+    np.testing.assert_allclose(used_mean, np.concatenate([a, b]).mean(0), rtol=1e-5)
+    assert np.abs(used_mean - np.asarray(a).mean(0)).min() > 0.5
+    assert np.abs(used_mean - np.asarray(b).mean(0)).min() > 0.5
+    y_joint, _ = apply_fn(jnp.concatenate([a, b]))
+    assert y_a.shape == (4, 2) and y_b.shape == (6, 2)
+    np.testing.assert_array_equal(jnp.concatenate([y_a, y_b]), y_joint)
+    # Pytree inputs, and outputs batched on axis 1 (an ensemble's [num_critics, batch]).
+    ensemble_fn = lambda xs: jnp.stack([xs[0].sum(-1), xs[1].sum(-1)])
+    out_a, out_b = joint_forward(ensemble_fn, (a, a), (b, b), out_axis=1)
+    assert out_a.shape == (2, 4) and out_b.shape == (2, 6)
+    np.testing.assert_allclose(out_b[1], np.asarray(b).sum(-1), rtol=1e-6)
