@@ -1,4 +1,4 @@
-"""Post-2021 modules: SimBa torso, Batch Renormalization (CrossQ)."""
+"""Post-2021 modules: SimBa torso, Batch Renormalization (CrossQ), HL-Gauss."""
 
 import math
 
@@ -6,8 +6,10 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
+from ofe_jax.agents import distributional as hl
 from ofe_jax.networks.batch_renorm import BatchRenorm, joint_forward
 from ofe_jax.networks.simba import SimbaTorso
 
@@ -214,3 +216,84 @@ def test_joint_forward_uses_statistics_of_the_concatenated_batch():
     out_a, out_b = joint_forward(ensemble_fn, (a, a), (b, b), out_axis=1)
     assert out_a.shape == (2, 4) and out_b.shape == (2, 6)
     np.testing.assert_allclose(out_b[1], np.asarray(b).sum(-1), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ HL-Gauss
+
+
+def test_support_edges_and_centres():
+    edges, centres = hl.support(4, min_value=0.0, max_value=4.0)
+    np.testing.assert_allclose(edges, [0.0, 1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(centres, [0.5, 1.5, 2.5, 3.5])
+    assert hl.support(min_value=-1.0, max_value=1.0)[1].shape == (101,)
+
+
+def test_hl_gauss_projection_is_the_truncated_gaussian_bin_mass():
+    edges, _ = hl.support(4, min_value=0.0, max_value=4.0)
+    phi = lambda z: 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    y, sigma = 1.3, 0.75
+    cdf = [phi((e - y) / sigma) for e in (0.0, 1.0, 2.0, 3.0, 4.0)]
+    expected = [(cdf[i + 1] - cdf[i]) / (cdf[4] - cdf[0]) for i in range(4)]
+    probs = hl.hl_gauss_project(jnp.array([y]), edges, sigma=sigma)
+    np.testing.assert_allclose(probs[0], expected, rtol=1e-5, atol=1e-6)
+    # Bin width 1: the default sigma is 0.75.
+    np.testing.assert_allclose(hl.hl_gauss_project(jnp.array([y]), edges), probs, rtol=1e-6)
+
+
+def test_hl_gauss_rows_sum_to_one_and_clamp_outside_targets():
+    edges, _ = hl.support(11, min_value=-2.0, max_value=3.0)
+    targets = jnp.array([-1e6, -2.5, -2.0, 0.3, 3.0, 3.5, 1e6])
+    probs = jax.jit(hl.hl_gauss_project)(targets, edges)
+    assert probs.shape == (7, 11) and bool(jnp.all(jnp.isfinite(probs)))
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    for below in (0, 1):
+        np.testing.assert_allclose(probs[below], probs[2], rtol=1e-6)
+    for above in (5, 6):
+        np.testing.assert_allclose(probs[above], probs[4], rtol=1e-6)
+
+
+def test_hl_gauss_expectation_recovers_the_target():
+    edges, centres = hl.support(101, min_value=-10.0, max_value=10.0)
+    targets = jax.random.uniform(KEY, (64,), minval=-8.0, maxval=8.0)
+    probs = hl.hl_gauss_project(targets, edges)
+    # float32 erf is not monotone where it saturates: far bins must still not go negative.
+    assert float(probs.min()) >= 0.0
+    logits = jnp.log(probs)  # softmax(log p) = p
+    values = jax.vmap(hl.expectation, in_axes=(0, None))(logits, centres)
+    np.testing.assert_allclose(values, targets, atol=1e-3)
+
+
+@pytest.mark.parametrize("smoothed", [False, True])
+def test_cross_entropy_decreases_under_gradient_descent(smoothed):
+    edges, centres = hl.support(11, min_value=0.0, max_value=11.0)
+    if smoothed:
+        target = hl.hl_gauss_project(jnp.array([2.2, 7.9]), edges)
+    else:
+        target = jax.nn.one_hot(jnp.array([2, 8]), 11)
+    loss_fn = lambda logits: jnp.mean(hl.cross_entropy(logits, target))
+    optimiser = optax.adam(0.1)
+
+    def step(carry, _):
+        logits, opt_state = carry
+        loss, grad = jax.value_and_grad(loss_fn)(logits)
+        updates, opt_state = optimiser.update(grad, opt_state)
+        return (optax.apply_updates(logits, updates), opt_state), loss
+
+    logits = jnp.zeros((2, 11))
+    (logits, _), losses = jax.lax.scan(step, (logits, optimiser.init(logits)), length=100)
+    assert np.all(np.diff(np.asarray(losses)) <= 1e-6)
+    entropy = float(jnp.mean(-jnp.sum(jnp.where(target > 0, target * jnp.log(target), 0.0), -1)))
+    assert float(losses[0]) == pytest.approx(math.log(11), rel=1e-5)
+    assert float(loss_fn(logits)) - entropy < 0.1 * (math.log(11) - entropy)
+    np.testing.assert_allclose(hl.expectation(logits, centres),
+                               jnp.sum(target * centres, -1), atol=0.3)
+
+
+def test_hl_gauss_functions_keep_bfloat16():
+    edges, centres = hl.support(21, min_value=-1.0, max_value=1.0, dtype=jnp.bfloat16)
+    probs = hl.hl_gauss_project(jnp.array([0.25], jnp.bfloat16), edges)
+    assert probs.dtype == jnp.bfloat16
+    logits = jnp.log(probs + 1e-3)
+    assert hl.expectation(logits, centres).dtype == jnp.bfloat16
+    assert hl.cross_entropy(logits, probs).dtype == jnp.bfloat16
+    assert float(hl.expectation(logits, centres)[0]) == pytest.approx(0.25, abs=0.05)
