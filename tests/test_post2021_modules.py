@@ -1,4 +1,4 @@
-"""Post-2021 modules: SimBa torso, Batch Renormalization (CrossQ), HL-Gauss."""
+"""SimBa torso, Batch Renormalization (CrossQ), HL-Gauss and running observation statistics."""
 
 import math
 
@@ -12,6 +12,7 @@ import pytest
 from ofe_jax.agents import distributional as hl
 from ofe_jax.networks.batch_renorm import BatchRenorm, joint_forward
 from ofe_jax.networks.simba import SimbaTorso
+from ofe_jax.training import normalizer
 
 KEY = jax.random.PRNGKey(0)
 
@@ -297,3 +298,55 @@ def test_hl_gauss_functions_keep_bfloat16():
     assert hl.expectation(logits, centres).dtype == jnp.bfloat16
     assert hl.cross_entropy(logits, probs).dtype == jnp.bfloat16
     assert float(hl.expectation(logits, centres)[0]) == pytest.approx(0.25, abs=0.05)
+
+
+# ------------------------------------------------------------------------ running statistics
+
+
+def test_running_stats_match_numpy_over_all_data():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc, scale, (n, 3)) for n, loc, scale in
+               [(5, 1.0, 2.0), (17, -3.0, 0.5), (1, 10.0, 1.0), (40, 0.0, 4.0)]]
+    stats = normalizer.init(3)
+    np.testing.assert_array_equal(stats.mean, 0.0)
+    np.testing.assert_array_equal(stats.var, 1.0)
+    assert float(stats.count) == pytest.approx(1e-4)
+    update = jax.jit(normalizer.update)
+    for batch in batches:
+        stats = update(stats, jnp.asarray(batch, jnp.float32))
+    data = np.concatenate(batches)
+    # The 1e-4 pseudo-count moves mean and var by ~1e-4 / 63 relative: below the tolerance.
+    np.testing.assert_allclose(stats.mean, data.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stats.var, data.var(0), rtol=1e-4)
+    assert float(stats.count) == pytest.approx(63 + 1e-4, rel=1e-6)
+    # Several leading batch axes are all batch axes.
+    flat = normalizer.update(normalizer.init(3), jnp.asarray(batches[3], jnp.float32))
+    nested = normalizer.update(normalizer.init(3), jnp.asarray(batches[3].reshape(4, 10, 3),
+                                                               jnp.float32))
+    for x, y in zip(jax.tree_util.tree_leaves(flat), jax.tree_util.tree_leaves(nested)):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+
+
+def test_running_stats_update_vmaps_over_seeds():
+    batches = jax.random.normal(KEY, (3, 8, 4)) * jnp.array([1.0, 2.0, 3.0])[:, None, None]
+    stats = jax.vmap(lambda _: normalizer.init(4))(jnp.arange(3))
+    assert stats.mean.shape == (3, 4) and stats.count.shape == (3,)
+    stats = jax.jit(jax.vmap(normalizer.update))(stats, batches)
+    for seed in range(3):
+        alone = normalizer.update(normalizer.init(4), batches[seed])
+        np.testing.assert_allclose(stats.var[seed], alone.var, rtol=1e-6)
+        np.testing.assert_allclose(stats.mean[seed], alone.mean, rtol=1e-6, atol=1e-7)
+    assert float(jnp.abs(stats.var[0] - stats.var[2]).min()) > 0.1
+
+
+def test_normalize_by_hand():
+    stats = normalizer.RunningStats(mean=jnp.array([1.0, -2.0]), var=jnp.array([4.0, 0.25]),
+                                    count=jnp.array(10.0))
+    obs = jnp.array([[3.0, -2.0], [-1.0, -1.0]])
+    np.testing.assert_allclose(normalizer.normalize(stats, obs, epsilon=0.0),
+                               [[1.0, 0.0], [-1.0, 2.0]])
+    np.testing.assert_allclose(normalizer.normalize(stats, obs), [[1.0, 0.0], [-1.0, 2.0]],
+                               rtol=1e-6)  # epsilon 1e-8 is negligible here
+    np.testing.assert_allclose(normalizer.normalize(stats, obs, epsilon=0.0, clip=1.5),
+                               [[1.0, 0.0], [-1.0, 1.5]])
+    assert normalizer.normalize(stats, obs.astype(jnp.bfloat16)).dtype == jnp.bfloat16
