@@ -13,9 +13,12 @@ While fewer than `warmup_steps` training calls have been made, r = 1 and d = 0 (
 so that the running statistics settle first (CrossQ's code: 100k steps).
 Evaluation mode: y = scale * (x - mu) / sigma + bias.
 
-Deviation from the authors' code, which folds r, d into a mean and variance and calls flax's
-normaliser: it computes (x - mu_B + d sqrt(var_B) / r) / sqrt(var_B / r^2 + eps), which puts eps
-in a slightly different place. This module follows the paper's formula exactly.
+Two choices where the sources differ:
+- Ioffe 2017's Algorithm 1 keeps a moving average of sigma_B; CrossQ's code (and flax's
+  BatchNorm) average the variance var_B, as here.
+- CrossQ's code folds r, d into a mean and variance for flax's normaliser, computing
+  (x - mu_B + d sqrt(var_B) / r) / sqrt(var_B / r^2 + eps): eps sits in a slightly different
+  place. This module uses the paper's x_hat above.
 
 `batch_stats` holds mean, var (float32, [features]) and steps (int32, []: training calls so far,
 not counted during `init`). Statistics are reduced in float32; the normalisation is applied in
