@@ -127,7 +127,7 @@ def test_state_holds_only_arrays():
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("network.kind", "resnet", "agent.network.kind must be one of ['mlp', 'dense']"),
+    ("network.kind", "resnet", "agent.network.kind must be one of ['mlp', 'dense', 'simba']"),
     ("network.units", 0, "agent.network.units must be an int > 0"),
     ("network.layers", -1, "agent.network.layers must be an int > 0"),
     ("network.activation", "sigmoidal", "agent.network.activation must be one of"),
@@ -147,7 +147,7 @@ def test_bad_config_values_name_the_field(field, value, message):
 
 
 def test_bad_algorithm_and_sizes():
-    with pytest.raises(ValueError, match=r"agent name must be one of \['sac', 'td3'\], got 'ppo'"):
+    with pytest.raises(ValueError, match=r"agent name must be one of \['sac', 'td3', 'crossq'\], got 'ppo'"):
         agents.default_config("ppo")
     config = agents.default_config("td3")
     config.name = "ddpg"

@@ -29,9 +29,16 @@ def bandit_batches(key, num_batches, batch_size):
     return agents.make_transition(obs, action, reward, jnp.ones(reward.shape), obs, gamma=0.99)
 
 
-@pytest.mark.parametrize("name,ofenet", [("sac", False), ("sac", True), ("td3", False),
-                                         ("td3", True)])
-def test_agent_finds_the_optimal_action(name, ofenet):
+# (algorithm, OFENet, post-2021 options); the options: "hl_gauss" critic (support [-3, 1]: the
+# rewards lie in [-2.2, 0] and every step is terminal), "simba" torso, "bf16" matmuls; CrossQ
+# with its own defaults but 64-unit networks (and the batch norm warm-up shortened to 500).
+PROBES = [("sac", False, ()), ("sac", True, ()), ("td3", False, ()), ("td3", True, ()),
+          ("sac", False, ("hl_gauss", "simba")), ("sac", True, ("bf16",)),
+          ("td3", False, ("hl_gauss",)), ("crossq", False, ())]
+
+
+@pytest.mark.parametrize("name,ofenet,options", PROBES)
+def test_agent_finds_the_optimal_action(name, ofenet, options):
     config = agents.default_config(name)
     config.network.units = 64
     config.network.kind = "dense" if ofenet else "mlp"
@@ -39,6 +46,16 @@ def test_agent_finds_the_optimal_action(name, ofenet):
     config.ofenet.total_units = 32
     config.ofenet.layers = 2
     config.actor_learning_rate = config.critic_learning_rate = 1e-3
+    if "hl_gauss" in options:
+        config.critic_loss = "hl_gauss"
+        config.hl_gauss.min_value, config.hl_gauss.max_value = -3.0, 1.0
+    if "simba" in options:
+        config.network.kind, config.network.layers = "simba", 1
+    if "bf16" in options:
+        config.compute_dtype = "bfloat16"
+    if name == "crossq":
+        config.critic_network.units = 64
+        config.batch_renorm.warmup_steps = 500
     agent = agents.make(config, OBS, ACT)
     update_many = jax.jit(agent.update_many)
     state = agent.init(jax.random.PRNGKey(0))

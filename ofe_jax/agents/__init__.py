@@ -1,4 +1,4 @@
-"""SAC and TD3 as pure, jit- and vmap-able functions over a state pytree per algorithm.
+"""SAC, TD3 and CrossQ as pure, jit- and vmap-able functions over a state pytree per algorithm.
 
     agent = agents.make(agents.default_config("sac"), observation_size, action_size)
     state = agent.init(key)                          # SACState
@@ -7,20 +7,21 @@
 
 import ml_collections
 
-from ofe_jax.agents import sac, td3
+from ofe_jax.agents import crossq, sac, td3
 from ofe_jax.agents.common import (Agent, AgentState, OFENetState, Policy, Transition,
-                                   make_transition, polyak)
+                                   hparams_of, make_transition, polyak)
+from ofe_jax.agents.crossq import CrossQState
 from ofe_jax.agents.sac import SACState
 from ofe_jax.agents.td3 import TD3State
 from ofe_jax.config.agent import default_config
 from ofe_jax.config.choices import ALGORITHMS
 from ofe_jax.config.validation import validate_agent as validate
 
-__all__ = ["Agent", "AgentState", "SACState", "TD3State", "OFENetState", "Policy", "Transition",
-           "make_transition", "polyak", "ALGORITHMS", "default_config", "validate", "make",
-           "build"]
+__all__ = ["Agent", "AgentState", "SACState", "TD3State", "CrossQState", "OFENetState",
+           "Policy", "Transition", "make_transition", "polyak", "hparams_of", "ALGORITHMS",
+           "default_config", "validate", "make", "build"]
 
-_MODULES = {"sac": sac, "td3": td3}
+_MODULES = {"sac": sac, "td3": td3, "crossq": crossq}
 assert tuple(_MODULES) == ALGORITHMS, "agents and config.choices disagree"
 
 

@@ -1,6 +1,7 @@
-"""What SAC and TD3 share: the batch and state pytrees, the agent object, optimisers, Polyak
-averaging, the critic regression loss, and OFENet (features for the RL networks and its
-auxiliary update).
+"""What every algorithm shares: the batch and state pytrees, the agent object, the numeric
+hyperparameters held in the state, optimisers, Polyak averaging, and the assembly of an
+algorithm's RL step with OFENet's auxiliary step (encoder.py) into an `Agent`. The critic's
+loss and step are in critic.py.
 
 Actions are in [-1, 1]^A everywhere in the agents; the training loop rescales them to the
 environment's bounds. Exploration and target noise are therefore "scaled by the action bound".
@@ -16,7 +17,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from ofe_jax.networks import OFENet
+from ofe_jax.agents.encoder import Encoder, ofenet_loss
+from ofe_jax.config.choices import GRID_FIELDS
 
 Params = Any
 Metrics = dict[str, jax.Array]
@@ -59,23 +61,30 @@ class OFENetState:
 @flax.struct.dataclass
 class AgentState:
     """The parts every algorithm has; arrays only. Each algorithm's state (`SACState`,
-    `TD3State`) adds its own fields. `ofenet` is None when OFENet is disabled."""
+    `TD3State`, `CrossQState`) adds its own fields. `ofenet` is None when OFENet is disabled.
+
+    `hparams` holds the numeric hyperparameters of `choices.GRID_FIELDS` the algorithm has
+    ({"gamma": [], "tau": [], ...}, float32), read from here by the update (learning rates: from
+    the optimiser states, set from here at init), so that members of one vmapped program can
+    differ in them (hyperparameter grids)."""
 
     actor_params: Params
     critic_params: Params
     actor_opt_state: Any
     critic_opt_state: Any
     ofenet: OFENetState | None
+    hparams: dict
     step: jax.Array  # [] int32: RL updates done so far
     key: jax.Array  # [2] uint32 PRNG key
 
 
 @flax.struct.dataclass
 class Policy:
-    """What acting needs, and nothing else: the actor and, with OFENet, its variables (BatchNorm
-    in inference mode). Saved alone as the policy artifact of every checkpoint."""
+    """What acting needs, and nothing else: the actor's variables ({"params"}, and
+    "batch_stats" where the actor has BatchNorm) and, with OFENet, OFENet's (BatchNorm in
+    inference mode). Saved alone as the policy artifact of every checkpoint."""
 
-    actor_params: Params
+    actor_variables: dict
     ofenet_variables: dict | None
 
 
@@ -87,7 +96,8 @@ def ofenet_variables(state: AgentState) -> dict | None:
 class Agent:
     """A frozen bundle of pure functions; hyperparameters live in `config`, never in the state.
 
-    init(key) -> state (SACState | TD3State)
+    init(key, hparams=None) -> state (SACState | TD3State | CrossQState); hparams: {field:
+        value} overriding the config's values of `hparams_of(config)` for this state.
     update(state, batch, weight=None, ofenet_batch=None, step=None) -> (state, metrics):
         [OFENet aux step on `ofenet_batch` (default: `batch`), then] one RL step. `weight` [B]:
         optional per-sample weights of the critic loss (e.g. importance weights). `step`: the
@@ -126,18 +136,34 @@ def copy_tree(tree: Params) -> Params:
     return jax.tree.map(jnp.array, tree)
 
 
-def critic_loss(q: jax.Array, target: jax.Array, weight: jax.Array | None = None) -> jax.Array:
-    """Sum over the ensemble of the mean (weighted, if `weight` [B] is given) squared TD error.
-    q: [C, B], target: [B]."""
-    squared = jnp.square(q - target[None])
-    if weight is not None:
-        squared = squared * weight[None]
-    return jnp.sum(jnp.mean(squared, axis=-1))
+def hparams_of(config: ml_collections.ConfigDict, overrides: dict | None = None) -> dict:
+    """{field: float32 scalar} of the GRID_FIELDS this agent config has, with `overrides`."""
+    values = {}
+    for field in GRID_FIELDS:
+        section, _, name = field.rpartition(".")
+        node = config[section] if section else config
+        if name in node:
+            values[field] = node[name]
+    unknown = set(overrides or ()) - set(values)
+    if unknown:
+        raise ValueError(f"hyperparameters {sorted(unknown)} are not among this agent's "
+                         f"{sorted(values)}")
+    values.update(overrides or {})
+    return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
 
 
-def td_abs(q: jax.Array, target: jax.Array) -> jax.Array:
-    """[B] per-sample |TD error|, the mean over the critics of |q - target|; q [C, B]."""
-    return jnp.mean(jnp.abs(q - target[None]), axis=0)
+def adam(learning_rate: float, b1: float = 0.9) -> optax.GradientTransformation:
+    """Adam whose learning rate lives in its state (set per member by `init_optimizer`)."""
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, b1=b1)
+
+
+def init_optimizer(tx: optax.GradientTransformation, params: Params,
+                   learning_rate: jax.Array) -> Any:
+    """tx's state for params, with this member's learning rate (a copy: a buffer of its own,
+    so that the state can be donated)."""
+    state = tx.init(params)
+    return state._replace(hyperparams={**state.hyperparams,
+                                       "learning_rate": jnp.array(learning_rate, copy=True)})
 
 
 def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state: Any,
@@ -150,7 +176,7 @@ def apply_gradients(tx: optax.GradientTransformation, params: Params, opt_state:
     return optax.apply_updates(params, updates), opt_state
 
 
-def init_actor_critic(actor, critic, encoder: "Encoder", ofenet: OFENetState | None,
+def init_actor_critic(actor, critic, encoder: Encoder, ofenet: OFENetState | None,
                       key: jax.Array, observation_size: int,
                       action_size: int) -> tuple[Params, Params]:
     """Initial (actor_params, critic_params) on the encoder's features of a dummy batch."""
@@ -161,21 +187,6 @@ def init_actor_critic(actor, critic, encoder: "Encoder", ofenet: OFENetState | N
     actor_params = actor.init(actor_key, encoder.obs(variables, obs))["params"]
     critic_params = critic.init(critic_key, encoder.obs_action(variables, obs, action))["params"]
     return actor_params, critic_params
-
-
-def critic_step(critic, tx: optax.GradientTransformation, state: AgentState,
-                features: jax.Array, target: jax.Array, weight: jax.Array | None,
-                axis_name: str | None = None) -> tuple[AgentState, jax.Array, jax.Array]:
-    """One regression step of the critic ensemble on `features` [B, F] towards `target` [B];
-    returns (state with new critic params and optimiser, loss, q [C, B] before the step)."""
-    def loss_fn(params):
-        q = critic.apply({"params": params}, features)  # [C, B]
-        return critic_loss(q, target, weight), q
-
-    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
-    params, opt_state = apply_gradients(tx, state.critic_params, state.critic_opt_state, grads,
-                                        axis_name)
-    return state.replace(critic_params=params, critic_opt_state=opt_state), loss, q
 
 
 def batch_normal(key: jax.Array, shape: tuple[int, ...],
@@ -192,92 +203,40 @@ def batch_normal(key: jax.Array, shape: tuple[int, ...],
 
 
 @dataclasses.dataclass(frozen=True)
-class Encoder:
-    """The inputs of the RL networks: raw (obs, concat(obs, a)) or OFENet's (phi_o, phi_oa).
-
-    `variables` are OFENet's ({"params", "batch_stats"}, None without OFENet). They are put
-    behind stop_gradient (RL losses never change them) and BatchNorm is in inference mode; the
-    action is NOT behind stop_gradient, so the actor's gradient flows through phi_oa with
-    respect to the action.
-    """
-
-    ofenet: OFENet | None
-
-    def obs(self, variables: dict | None, obs: jax.Array) -> jax.Array:
-        if self.ofenet is None:
-            return obs
-        return self.ofenet.apply(jax.lax.stop_gradient(variables), obs, method=OFENet.phi_o)
-
-    def obs_action(self, variables: dict | None, obs: jax.Array,
-                   action: jax.Array) -> jax.Array:
-        if self.ofenet is None:
-            return jnp.concatenate([obs, action], axis=-1)
-        return self.ofenet.apply(jax.lax.stop_gradient(variables), obs, action,
-                                 method=OFENet.phi_oa)
-
-
-def ofenet_target_dim(target_dim, observation_size: int, contact_force_size: int = 0) -> int:
-    """How many leading observation entries OFENet predicts: "auto" = all but the trailing
-    contact-force entries, -1 = all, an int = itself."""
-    if target_dim == "auto":
-        return observation_size - contact_force_size
-    return observation_size if target_dim == -1 else int(target_dim)
-
-
-def make_ofenet(config: ml_collections.ConfigDict, observation_size: int,
-                axis_name: str | None = None, contact_force_size: int = 0) -> OFENet | None:
-    if not config.ofenet.enabled:
-        return None
-    target_dim = ofenet_target_dim(config.ofenet.target_dim, observation_size,
-                                   contact_force_size)
-    return OFENet(target_dim=target_dim, total_units=config.ofenet.total_units,
-                  layers=config.ofenet.layers, activation=config.ofenet.activation,
-                  batch_norm_momentum=config.ofenet.batch_norm_momentum,
-                  batch_norm_epsilon=config.ofenet.batch_norm_epsilon,
-                  batch_norm_axis_name=axis_name)
-
-
-def ofenet_loss(ofenet: OFENet, params: Params, batch_stats: Any,
-                batch: Transition) -> tuple[jax.Array, Any]:
-    """Auxiliary loss: MSE of the predicted next_obs[:target_dim] (BatchNorm in train mode).
-    Returns (loss, updated batch_stats)."""
-    pred, updates = ofenet.apply({"params": params, "batch_stats": batch_stats}, batch.obs,
-                                 batch.action, train=True, mutable=["batch_stats"])
-    target = batch.next_obs[..., : ofenet.target_dim]
-    return jnp.mean(jnp.square(pred - target)), updates["batch_stats"]
-
-
-@dataclasses.dataclass(frozen=True)
 class RLParts:
     """What an algorithm module hands to `assemble`.
 
-    init(key, ofenet: OFENetState | None, step, key_to_keep) -> the algorithm's state.
+    init(key, ofenet: OFENetState | None, hparams, step, key_to_keep) -> the algorithm's state.
     update(state, batch, weight, step) -> (state, metrics with "td_abs"); increments nothing.
-    actor_output(actor_params, features) -> the actor network's output.
-    act(output, key, deterministic, noise_scale) -> action in [-1, 1].
+    actor_output(actor_variables, features) -> the actor network's output (inference mode).
+    act(output, key, deterministic, noise_scale, hparams) -> action in [-1, 1].
+    actor_variables(state) -> the actor's variables for acting ({"params"} by default).
     """
 
     init: Callable[..., AgentState]
     update: Callable[..., tuple[AgentState, Metrics]]
-    actor_output: Callable[[Params, jax.Array], Any]
+    actor_output: Callable[[dict, jax.Array], Any]
     act: Callable[..., jax.Array]
+    actor_variables: Callable[[AgentState], dict] = lambda state: {"params": state.actor_params}
 
 
 def assemble(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
              encoder: Encoder, rl: RLParts, axis_name: str | None = None) -> Agent:
     """Wraps an algorithm's RL parts with OFENet and the shared update plumbing."""
     ofenet = encoder.ofenet
-    ofenet_tx = optax.adam(config.ofenet.learning_rate)
+    ofenet_tx = adam(config.ofenet.learning_rate)
 
-    def init(key: jax.Array) -> AgentState:
+    def init(key: jax.Array, hparams: dict | None = None) -> AgentState:
+        hp = hparams_of(config, hparams)
         key, ofenet_key, rl_key = jax.random.split(key, 3)
         ofenet_state = None
         if ofenet is not None:
             variables = ofenet.init(ofenet_key, jnp.zeros((1, observation_size)),
                                     jnp.zeros((1, action_size)))
             ofenet_state = OFENetState(variables["params"], variables["batch_stats"],
-                                       ofenet_tx.init(variables["params"]))
-        return rl.init(rl_key, ofenet_state, jnp.zeros((), jnp.int32), key)
+                                       init_optimizer(ofenet_tx, variables["params"],
+                                                      hp["ofenet.learning_rate"]))
+        return rl.init(rl_key, ofenet_state, hp, jnp.zeros((), jnp.int32), key)
 
     def ofenet_step(state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
         o = state.ofenet
@@ -307,16 +266,17 @@ def assemble(config: ml_collections.ConfigDict, observation_size: int, action_si
         return ofenet_step(state, batch)
 
     def policy(state: AgentState) -> Policy:
-        return Policy(state.actor_params, ofenet_variables(state))
+        return Policy(rl.actor_variables(state), ofenet_variables(state))
 
     def policy_action(p: Policy, obs: jax.Array) -> jax.Array:
-        output = rl.actor_output(p.actor_params, encoder.obs(p.ofenet_variables, obs))
-        return rl.act(output, None, True, None)
+        output = rl.actor_output(p.actor_variables, encoder.obs(p.ofenet_variables, obs))
+        return rl.act(output, None, True, None, None)
 
     def act(state: AgentState, obs: jax.Array, key: jax.Array, deterministic: bool = False,
             noise_scale: jax.Array | None = None) -> jax.Array:
-        output = rl.actor_output(state.actor_params, encoder.obs(ofenet_variables(state), obs))
-        return rl.act(output, key, deterministic, noise_scale)
+        output = rl.actor_output(rl.actor_variables(state),
+                                 encoder.obs(ofenet_variables(state), obs))
+        return rl.act(output, key, deterministic, noise_scale, state.hparams)
 
     return Agent(config, observation_size, action_size, init, update, update_many,
                  pretrain_update, act, policy, policy_action, encoder)

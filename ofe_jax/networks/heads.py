@@ -1,7 +1,11 @@
-"""Actor and critic heads on top of a torso (`MLP` or `DenseMLP`).
+"""Actor and critic heads on top of a torso (`MLP`, `DenseMLP` or `SimbaTorso`).
 
-Actions live in [-1, 1]^A; the caller rescales to the environment's bounds.
+Actions live in [-1, 1]^A; the caller rescales to the environment's bounds. `dtype` is the
+computation dtype of the torso and heads; every head's output is float32 (losses are computed in
+float32 whatever the computation dtype).
 """
+
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -21,13 +25,15 @@ class TanhGaussianActor(nn.Module):
     layer_norm: bool = False
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
-        mean = nn.Dense(self.action_size)(h)
-        log_std = jnp.clip(nn.Dense(self.action_size)(h), self.log_std_min, self.log_std_max)
-        return mean, log_std  # [..., A] each
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm,
+                       self.dtype)(x)
+        mean = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
+        log_std = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
+        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)  # [..., A] each
 
 
 class DeterministicActor(nn.Module):
@@ -39,11 +45,13 @@ class DeterministicActor(nn.Module):
     layers: int
     activation: str = "relu"
     layer_norm: bool = False
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
-        return jnp.tanh(nn.Dense(self.action_size)(h))  # [..., A]
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm,
+                       self.dtype)(x)
+        return jnp.tanh(nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32))
 
 
 class _QNetwork(nn.Module):
@@ -52,18 +60,23 @@ class _QNetwork(nn.Module):
     layers: int
     activation: str
     layer_norm: bool
+    outputs: int
+    dtype: Any
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
-        return nn.Dense(1)(h)[..., 0]
+        h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm,
+                       self.dtype)(x)
+        out = nn.Dense(self.outputs, dtype=self.dtype)(h).astype(jnp.float32)
+        return out[..., 0] if self.outputs == 1 else out
 
 
 class EnsembleCritic(nn.Module):
     """`num_critics` independent Q networks over one input (an ensemble axis, not copies).
 
     Input: [..., F] state-action features (concat(obs, action) or OFENet's phi_oa).
-    Output: [num_critics, ...].
+    Output: [num_critics, ...] Q values, or [num_critics, ..., outputs] with outputs > 1 (e.g.
+    the logits of a distributional critic).
     """
 
     kind: str
@@ -72,6 +85,8 @@ class EnsembleCritic(nn.Module):
     activation: str = "relu"
     layer_norm: bool = False
     num_critics: int = 2
+    outputs: int = 1
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -83,7 +98,8 @@ class EnsembleCritic(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.kind, self.units, self.layers, self.activation, self.layer_norm)(x)
+        return ensemble(self.kind, self.units, self.layers, self.activation, self.layer_norm,
+                        self.outputs, self.dtype)(x)
 
 
 _LOG_2 = 0.6931471805599453

@@ -1,11 +1,15 @@
-"""Plain and DenseNet-connected MLP torsos.
+"""Torsos: plain and DenseNet-connected MLPs, and SimBa's residual blocks (simba.py).
 
 `DenseMLP` is the actor/critic body of Ota, Jha & Kanezaki (2021, "OJK21"): every hidden layer's
 output is concatenated to that layer's input, so layer i sees the raw input and all earlier
 features, and the torso's output has `in_dim + layers * units` features.
+
+`dtype` is the computation dtype (matmuls and activations, e.g. jnp.bfloat16); parameters are
+float32 whatever it is.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -33,11 +37,12 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
-def _hidden(x: jax.Array, units: int, activation: str, layer_norm: bool) -> jax.Array:
+def _hidden(x: jax.Array, units: int, activation: str, layer_norm: bool,
+            dtype: Any = jnp.float32) -> jax.Array:
     """act([LayerNorm](Dense(units)(x))), inside the calling module's compact scope."""
-    h = nn.Dense(units)(x)
+    h = nn.Dense(units, dtype=dtype)(x)
     if layer_norm:
-        h = nn.LayerNorm()(h)
+        h = nn.LayerNorm(dtype=dtype)(h)
     return activation_fn(activation)(h)
 
 
@@ -48,11 +53,12 @@ class MLP(nn.Module):
     layers: int
     activation: str = "relu"
     layer_norm: bool = False
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for _ in range(self.layers):
-            x = _hidden(x, self.units, self.activation, self.layer_norm)
+            x = _hidden(x, self.units, self.activation, self.layer_norm, self.dtype)
         return x
 
 
@@ -66,20 +72,27 @@ class DenseMLP(nn.Module):
     layers: int
     activation: str = "relu"
     layer_norm: bool = False
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        x = x.astype(self.dtype)
         for _ in range(self.layers):
-            x = jnp.concatenate([x, _hidden(x, self.units, self.activation, self.layer_norm)],
-                                axis=-1)
+            h = _hidden(x, self.units, self.activation, self.layer_norm, self.dtype)
+            x = jnp.concatenate([x, h], axis=-1)
         return x
 
 
 def make_torso(kind: str, units: int, layers: int, activation: str = "relu",
-               layer_norm: bool = False) -> nn.Module:
-    """Builds the torso named by `kind` ("mlp" | "dense")."""
+               layer_norm: bool = False, dtype: Any = jnp.float32) -> nn.Module:
+    """Builds the torso named by `kind` (one of TORSO_KINDS). For "simba", `layers` is the
+    number of residual blocks (and `layer_norm` is implied: the blocks are pre-LayerNorm)."""
     if kind == "mlp":
-        return MLP(units, layers, activation, layer_norm)
+        return MLP(units, layers, activation, layer_norm, dtype)
     if kind == "dense":
-        return DenseMLP(units, layers, activation, layer_norm)
+        return DenseMLP(units, layers, activation, layer_norm, dtype)
+    if kind == "simba":
+        from ofe_jax.networks.simba import SimbaTorso
+
+        return SimbaTorso(units, layers, activation, dtype=dtype)
     raise ValueError(f"network.kind must be one of {list(TORSO_KINDS)}, got {kind!r}")
