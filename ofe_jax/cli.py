@@ -40,6 +40,13 @@ def _unknown_field(e: Exception) -> str:
     while isinstance(message, BaseException) and message.args:
         message = message.args[0]
     detail = " ".join(str(message).replace("'", "").split())
+    field = next((a[len("--config."):].split("=")[0] for a in sys.argv
+                  if a.startswith("--config.grid.")), None)
+    if field is not None and detail in field:
+        from ofe_jax.config.choices import GRID_FIELDS
+
+        return (f"{field} cannot be gridded: only numeric hyperparameters that change no "
+                f"shape can, grid.<one of {list(GRID_FIELDS)}>")
     return f"unknown config field {detail}; see ofe_jax/config/defaults.py"
 
 

@@ -16,25 +16,26 @@ _VIDEO = flags.DEFINE_string("video", None, "Optional .mp4 of the first seed's f
 
 
 def score_run(workdir: str, episodes: int, step: int | None = None,
-              video: str | None = None) -> dict:
-    """{seed: Gymnasium episode returns [episodes]} of the policies saved at `step`."""
+              video: str | None = None) -> list[tuple]:
+    """[(policy, Gymnasium episode returns [episodes])] of every member's policy at `step`."""
     from ofe_jax.envs.gymnasium import score_in_gymnasium
     from ofe_jax.policy import load_policies
 
-    results = {}
-    for i, (seed, policy) in enumerate(load_policies(workdir, step).items()):
-        results[seed] = score_in_gymnasium(policy.env_name, policy, episodes=episodes,
-                                           seed=1000 + seed,
-                                           render_path=video if i == 0 else None)
-    return results
+    return [(policy, score_in_gymnasium(policy.env_name, policy, episodes=episodes,
+                                        seed=1000 + policy.seed,
+                                        render_path=video if i == 0 else None))
+            for i, policy in enumerate(load_policies(workdir, step))]
 
 
 def main(argv) -> int:
     del argv
-    for seed, returns in score_run(_WORKDIR.value, _EPISODES.value, _STEP.value,
-                                   _VIDEO.value).items():
-        print(f"seed {seed}: mean return {returns.mean():.1f} +- {returns.std():.1f} over "
-              f"{len(returns)} Gymnasium episodes")
+    from ofe_jax.config.grid import point_label
+
+    for policy, returns in score_run(_WORKDIR.value, _EPISODES.value, _STEP.value,
+                                     _VIDEO.value):
+        where = f" [{point_label(policy.grid)}]" if policy.grid else ""
+        print(f"seed {policy.seed}{where}: mean return {returns.mean():.1f} +- "
+              f"{returns.std():.1f} over {len(returns)} Gymnasium episodes")
     return 0
 
 

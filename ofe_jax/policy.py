@@ -19,26 +19,33 @@ from ofe_jax.errors import CheckpointError
 
 @dataclasses.dataclass(frozen=True)
 class LoadedPolicy:
-    """A jitted obs -> env action callable (actions clipped to the env's bounds)."""
+    """A jitted obs -> env action callable (observations normalised as in training, where it
+    normalised them; actions in the env's bounds). `grid`: the member's grid point ({} if
+    none)."""
 
     act: Callable[[jax.Array], jax.Array]
     env_name: str
     seed: int
     step: int
+    member: int = 0
+    grid: dict = dataclasses.field(default_factory=dict)
 
     def __call__(self, obs):
         return self.act(jnp.asarray(obs, jnp.float32))
 
 
-def policy_meta(config: ml_collections.ConfigDict, env, step: int) -> dict:
-    """What rebuilds a run's policies: the agent config, the env and its bounds, the seeds."""
-    return {"format": 1, "step": int(step), "agent": config.agent.to_dict(),
+def policy_meta(config: ml_collections.ConfigDict, env, step: int, members: list[int],
+                points: list[dict]) -> dict:
+    """What rebuilds a run's policies: the agent config, the env and its bounds, whether
+    observations are normalised, and each member's seed and grid point."""
+    return {"format": 2, "step": int(step), "agent": config.agent.to_dict(),
             "env": {"name": env.name, "observation_size": int(env.observation_size),
                     "action_size": int(env.action_size),
                     "contact_force_size": int(env.contact_force_size),
                     "action_low": [float(x) for x in env.action_low],
                     "action_high": [float(x) for x in env.action_high]},
-            "seeds": [config.seed + i for i in range(config.seeds)]}
+            "normalize_obs": bool(config.env.normalize_obs),
+            "seeds": [int(s) for s in members], "grid": [dict(p) for p in points]}
 
 
 def _read(workdir: str, step: int | None):
@@ -61,9 +68,14 @@ def _read(workdir: str, step: int | None):
         agent = agents.build(ml_collections.ConfigDict(meta["agent"]), env["observation_size"],
                              env["action_size"],
                              contact_force_size=env.get("contact_force_size", 0))
-        abstract = jax.eval_shape(lambda keys: jax.vmap(
-            lambda k: agent.policy(agent.init(k)))(keys),
-            jnp.zeros((len(meta["seeds"]), 2), jnp.uint32))
+        from ofe_jax.training import normalizer
+
+        def one(key):
+            stats = (normalizer.init(env["observation_size"]) if meta.get("normalize_obs")
+                     else None)
+            return {"agent": agent.policy(agent.init(key)), "obs_stats": stats}
+
+        abstract = jax.eval_shape(jax.vmap(one), jnp.zeros((len(meta["seeds"]), 2), jnp.uint32))
         return meta, agent, checkpoints.restore_policy(abstract, step)
     finally:
         checkpoints.close()
@@ -71,27 +83,41 @@ def _read(workdir: str, step: int | None):
 
 def _loaded(meta: dict, agent, policies, index: int) -> LoadedPolicy:
     from ofe_jax import envs
+    from ofe_jax.training import normalizer
 
     env = meta["env"]
-    params = jax.tree.map(lambda x: x[index], policies)
+    member = jax.tree.map(lambda x: x[index], policies)
     low = np.asarray(env["action_low"], np.float32)
     high = np.asarray(env["action_high"], np.float32)
-    act = jax.jit(lambda obs: envs.scale_action(agent.policy_action(params, obs), low, high))
-    return LoadedPolicy(act, env["name"], meta["seeds"][index], int(meta["step"]))
+    act = jax.jit(lambda obs: envs.scale_action(agent.policy_action(
+        member["agent"], normalizer.apply(member["obs_stats"], obs)), low, high))
+    grid = meta.get("grid", [{}] * len(meta["seeds"]))[index]
+    return LoadedPolicy(act, env["name"], meta["seeds"][index], int(meta["step"]), index, grid)
 
 
-def load_policy(workdir: str, seed: int | None = None, step: int | None = None) -> LoadedPolicy:
-    """The deterministic policy of `seed` (default: the run's first) at checkpoint `step`
-    (default: the latest), read from the policy artifact alone."""
+def load_policy(workdir: str, seed: int | None = None, step: int | None = None,
+                member: int | None = None) -> LoadedPolicy:
+    """The deterministic policy of `seed` (default: the run's first; with a hyperparameter
+    grid, or to pick by position, pass `member` instead) at checkpoint `step` (default: the
+    latest), read from the policy artifact alone."""
     meta, agent, policies = _read(workdir, step)
     seeds = list(meta["seeds"])
-    seed = seeds[0] if seed is None else seed
-    if seed not in seeds:
-        raise CheckpointError(f"seed {seed} is not in the run {workdir!r} (seeds {seeds})")
-    return _loaded(meta, agent, policies, seeds.index(seed))
+    if member is None:
+        seed = seeds[0] if seed is None else seed
+        matches = [i for i, s in enumerate(seeds) if s == seed]
+        if not matches:
+            raise CheckpointError(f"seed {seed} is not in the run {workdir!r} (seeds {seeds})")
+        if len(matches) > 1:
+            raise CheckpointError(f"seed {seed} trains at {len(matches)} grid points in "
+                                  f"{workdir!r}: choose one with member= (members {matches})")
+        member = matches[0]
+    if not 0 <= member < len(seeds):
+        raise CheckpointError(f"member {member} is not in the run {workdir!r} "
+                              f"({len(seeds)} members)")
+    return _loaded(meta, agent, policies, member)
 
 
-def load_policies(workdir: str, step: int | None = None) -> dict[int, LoadedPolicy]:
-    """{seed: policy} of every seed of the run, from one read of the artifact."""
+def load_policies(workdir: str, step: int | None = None) -> list[LoadedPolicy]:
+    """Every member's policy (one per seed, or per (grid point, seed)), from one read."""
     meta, agent, policies = _read(workdir, step)
-    return {seed: _loaded(meta, agent, policies, i) for i, seed in enumerate(meta["seeds"])}
+    return [_loaded(meta, agent, policies, i) for i in range(len(meta["seeds"]))]

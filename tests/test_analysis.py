@@ -134,7 +134,22 @@ def test_references_are_ojk21_gym_v2():
     assert [ref["returns"]["td3"][t] for t in ("Hopper", "Walker2d", "HalfCheetah", "Ant",
                                                "Humanoid")] == [3207, 7646, 18148, 12811, 13282]
     assert report.reference_return("Walker2d-v5", "td3") == 7646
-    assert report.PUBLISHED_V4_V5_SAC_1M == {}  # an empty slot until sourced
+
+
+def test_published_rows_at_1m_on_gym_v4():
+    """The rows beside ours, as computed from each project's result file (sources cited)."""
+    rows = {p["name"]: p for p in report.PUBLISHED}
+    order = ("Humanoid", "Ant", "HalfCheetah", "Hopper", "Walker2d")
+    expected = {"SAC": [4826, 5734, 11321, 2787, 4536],
+                "CrossQ": [10480, 6980, 12893, 2467, 6257],
+                "SimbaV2 (UTD 2)": [10546, 7429, 12022, 4054, 6938],
+                "FlashSAC": [12606, 7590, 14465, 4064, 7346]}
+    for name, values in expected.items():
+        assert [rows[name]["returns"][t] for t in order] == values
+        assert rows[name]["gym_version"] == "v4" and rows[name]["steps"] == 1_000_000
+        assert "@" in rows[name]["source"] and ".csv" in rows[name]["source"]
+    table = "\n".join(report.published_rows("Hopper-v5"))
+    assert "| FlashSAC | v4 | 1,000,000 | 5 | 4064 |" in table and "| OJK21 SAC | v2 |" in table
 
 
 def test_mean_and_ci_hand_computed():

@@ -151,9 +151,9 @@ def test_plot_and_evaluate_commands(finished_run, tmp_path):
     assert out.stat().st_size > 1000
     from ofe_jax.evaluate import score_run
 
-    returns = score_run(finished_run, episodes=2)  # official Gymnasium env, C MuJoCo
-    assert list(returns) == [0] and returns[0].shape == (2,)
-    assert all(1 <= r <= 1000 for r in returns[0])  # InvertedPendulum: 1 per step, <= 1000
+    scored = score_run(finished_run, episodes=2)  # official Gymnasium env, C MuJoCo
+    assert [policy.seed for policy, _ in scored] == [0] and scored[0][1].shape == (2,)
+    assert all(1 <= r <= 1000 for r in scored[0][1])  # InvertedPendulum: 1 per step, <= 1000
     missing = subprocess.run([sys.executable, "-m", "ofe_jax.evaluate",
                               f"--workdir={tmp_path / 'nowhere'}"], capture_output=True,
                              text=True, timeout=120)

@@ -55,7 +55,7 @@ def test_load_policy_never_reads_the_carry(big_replay_run, tmp_path):
     copy = str(tmp_path / "run")
     shutil.copytree(workdir, copy)
     shutil.move(os.path.join(copy, "checkpoints", "400", "carry"), str(tmp_path / "carry"))
-    policies = ofe_jax.load_policies(copy)
+    policies = {policy.seed: policy for policy in ofe_jax.load_policies(copy)}
     assert sorted(policies) == [0, 1] and ofe_jax.load_policy(copy).seed == 0
     # Same actions as the restored training state's deterministic policy.
     from ofe_jax.checkpoint import Checkpointer

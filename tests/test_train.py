@@ -149,17 +149,19 @@ def test_bad_config_values(field, value, message):
 
 
 def test_sac_learns_inverted_pendulum():
-    """The quick-start config: SAC reaches eval return >= 900 (max 1000) within 10k steps."""
+    """The quick-start config, 2 seeds in one program, its 15k-step budget: each seed's
+    evaluation return reaches >= 900 (max 1000). When within the budget varies with the seed
+    (measured over 4 seeds: from 4k to 15k steps), so every seed gets the whole budget."""
     c = quickstart.get_config()
-    c.total_steps = 10_000
+    c.seeds = 2
     trainer = Trainer(c)
     carry = trainer.init(trainer.seed_keys())
-    best = -np.inf
+    best = np.full(2, -np.inf)
     for _ in range(trainer.plan.num_chunks):
         carry, _ = trainer.run_chunk(carry)
-        if int(carry.step) >= 6000:
-            best = max(best, float(trainer.eval_return(carry)[0]))
-    assert best >= 900, best
+        if int(carry.step) >= 4000:
+            best = np.maximum(best, np.asarray(trainer.eval_return(carry)))
+    assert (best >= 900).all(), best
 
 
 @pytest.mark.parametrize("separate", [True, False])
@@ -198,3 +200,59 @@ def test_ofenet_step_samples_its_own_minibatch(separate):
         assert abs(reported - loss_on(rl_key)) > 1e-3 * reported
     else:
         np.testing.assert_allclose(reported, loss_on(rl_key), rtol=1e-5)
+
+
+def test_observation_normalisation_statistics_and_raw_replay():
+    """env.normalize_obs: per-member running statistics equal numpy's mean/var of every
+    observation acted on (the replay's obs), the replay keeps raw observations, and acting and
+    the saved policy apply the same statistics."""
+    from ofe_jax.training import normalizer
+
+    c = tiny_config(seeds=2)
+    c.env.normalize_obs = True
+    trainer = Trainer(c)
+    carry, _ = trainer.run_chunk(trainer.init(trainer.seed_keys()))
+    for s in range(2):
+        seen = np.asarray(carry.buffer.data.obs[s, :200], np.float64)  # raw, as collected
+        count = 200 + 1e-4  # the pseudo-count of the initial (mean 0, var 1)
+        mean = seen.sum(0) / count
+        var = (((seen - mean) ** 2).sum(0) + 1e-4 * (1.0 + mean ** 2)) / count
+        np.testing.assert_allclose(carry.obs_stats.mean[s], mean, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(carry.obs_stats.var[s], var, rtol=1e-3, atol=1e-6)
+        assert np.abs(seen.mean(0)).max() > 0.01  # stored raw, not normalised
+    assert not np.allclose(carry.obs_stats.mean[0], carry.obs_stats.mean[1])  # per member
+    policy = trainer.policy(carry)
+    obs = jax.random.normal(jax.random.PRNGKey(0), (6, 4))
+    member = jax.tree.map(lambda x: x[1], policy)
+    acted = trainer.agent.policy_action(member["agent"],
+                                        normalizer.apply(member["obs_stats"], obs))
+    raw = trainer.agent.policy_action(member["agent"], obs)
+    assert not np.allclose(acted, raw)
+    np.testing.assert_allclose(acted, trainer.agent.act(
+        jax.tree.map(lambda x: x[1], carry.agent), (obs - carry.obs_stats.mean[1])
+        / np.sqrt(carry.obs_stats.var[1] + 1e-8), None, deterministic=True), rtol=1e-5,
+        atol=1e-6)
+
+
+def test_a_learning_rate_grid_equals_the_separate_runs():
+    """grid.critic_learning_rate=1e-3,3e-3 with 2 seeds: 4 members in one program, each equal
+    to the single run of its (learning rate, seed) to the seeds test's tolerance (random phase
+    bitwise; losses after 50 updates to 1e-2 relative), and the two points differ."""
+    c = tiny_config(seeds=2, seed=3, random_steps=150)
+    c.grid.critic_learning_rate = "1e-3,3e-3"
+    grid = Trainer(c)
+    assert grid.plan.members == 4 and grid.member_seeds() == [3, 4, 3, 4]
+    carry, metrics = grid.run_chunk(grid.init(grid.seed_keys()))
+    for m, (lr, seed) in enumerate([(1e-3, 3), (1e-3, 4), (3e-3, 3), (3e-3, 4)]):
+        single_config = tiny_config(seeds=1, seed=seed, random_steps=150)
+        single_config.agent.critic_learning_rate = lr
+        single = Trainer(single_config)
+        single_carry, single_metrics = single.run_chunk(single.init(single.seed_keys()))
+        np.testing.assert_array_equal(carry.buffer.data.obs[m, :150],
+                                      single_carry.buffer.data.obs[0, :150])
+        assert float(carry.agent.hparams["critic_learning_rate"][m]) == np.float32(lr)
+        for k in ("critic_loss", "actor_loss", "q_mean"):
+            np.testing.assert_allclose(metrics[k][m], single_metrics[k][0], rtol=1e-2,
+                                       err_msg=f"{k} of member {m}")
+    losses = np.asarray(metrics["critic_loss"])
+    assert abs(losses[0] - losses[2]) / losses[0] > 0.02  # the learning rate matters

@@ -38,14 +38,18 @@ def _finish(fig, ax, title: str, out: str) -> str:
 
 
 def learning_curve(workdir: str, out: str | None = None, title: str | None = None) -> str:
-    """<workdir>/learning_curve.png (or `out`): the run's mean eval return and 95% CI."""
+    """<workdir>/learning_curve.png (or `out`): the run's mean eval return and 95% CI (one
+    line per grid point in a run with a hyperparameter grid)."""
     if not os.path.isfile(os.path.join(workdir, "metrics.csv")):
         raise ReportError(f"no metrics.csv in {workdir!r}")
-    steps, returns = common_grid(runs.eval_curves(workdir))
-    mean, half = stats.mean_and_ci(returns)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, mean, label=f"mean of {returns.shape[1]} seed(s)")
-    ax.fill_between(steps, mean - half, mean + half, alpha=0.25, label="95% CI")
+    for label in runs.grid_labels(workdir):
+        steps, returns = common_grid(runs.eval_curves(workdir, label))
+        mean, half = stats.mean_and_ci(returns)
+        name = f"mean of {returns.shape[1]} seed(s)" + (f" [{label}]" if label else "")
+        line, = ax.plot(steps, mean, label=name)
+        ax.fill_between(steps, mean - half, mean + half, alpha=0.25, color=line.get_color(),
+                        label="95% CI" if not label else None)
     return _finish(fig, ax, title or os.path.basename(os.path.abspath(workdir)),
                    out or os.path.join(workdir, "learning_curve.png"))
 

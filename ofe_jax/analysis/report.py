@@ -46,18 +46,37 @@ OJK21_REFERENCE = {
     },
 }
 
-# TODO(results): published 1M-step SAC results on Gymnasium/Gym v4 or v5 tasks, to be filled in
-# once sourced (with citation, version and step count), in the form
-#   {"citation": "...", "gym_version": "v4", "steps": 1_000_000,
-#    "returns": {"sac": {"Hopper": ..., ...}}}
-# Deliberately empty: no number here is to be entered without a source.
-PUBLISHED_V4_V5_SAC_1M: dict = {}
+# Published rows beside ours: mean final evaluation return at 1M env steps on Gym **v4** MuJoCo
+# tasks, computed from each project's own result file (mean over seeds at the evaluation closest
+# to 1M steps; rows "avg_return" of the CSVs), checked at the commits cited. Gym v4 differs from
+# our Gymnasium v5 (observations, contact forces, reward details): a guide, not a like-for-like
+# comparison.
+_SIMBAV2 = "dojeon-ai/SimbaV2@14fafb27e6f78f0b65d19b8873b4433547a2193c"
+PUBLISHED = [
+    {"name": "SAC", "algorithm": "sac", "gym_version": "v4", "steps": 1_000_000, "seeds": 10,
+     "returns": {"Humanoid": 4826, "Ant": 5734, "HalfCheetah": 11321, "Hopper": 2787,
+                 "Walker2d": 4536},
+     "source": f"{_SIMBAV2}:results/baseline/sac.csv (evaluation at step 999,960)"},
+    {"name": "CrossQ", "algorithm": "crossq", "gym_version": "v4", "steps": 1_000_000,
+     "seeds": 10, "returns": {"Humanoid": 10480, "Ant": 6980, "HalfCheetah": 12893,
+                              "Hopper": 2467, "Walker2d": 6257},
+     "source": f"{_SIMBAV2}:results/baseline/crossq.csv"},
+    {"name": "SimbaV2 (UTD 2)", "algorithm": "sac", "gym_version": "v4", "steps": 1_000_000,
+     "seeds": 10, "returns": {"Humanoid": 10546, "Ant": 7429, "HalfCheetah": 12022,
+                              "Hopper": 4054, "Walker2d": 6938},
+     "source": f"{_SIMBAV2}:results/simbaV2_utd2.csv"},
+    {"name": "FlashSAC", "algorithm": "sac", "gym_version": "v4", "steps": 1_000_000,
+     "seeds": 5, "returns": {"Humanoid": 12606, "Ant": 7590, "HalfCheetah": 14465,
+                             "Hopper": 4064, "Walker2d": 7346},
+     "source": "Holiday-Robot/FlashSAC@87edc9061150ae9e962dd84e6544e27a1554b3ab:"
+               "results/stateRL_cpusim/FlashSAC.csv (arXiv 2604.04539; 50 eval episodes)"},
+]
 
 # Report settings. -----------------------------------------------------------------------------
 
 TASK_ORDER = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")
-ALGORITHM_ORDER = ("sac", "td3")
-VARIANT_ORDER = ("baseline", "ojk21-networks", "ojk21")
+ALGORITHM_ORDER = ("sac", "td3", "crossq")
+VARIANT_ORDER = ("baseline", "ojk21-networks", "ojk21", "hl_gauss", "simba", "crossq", "bf16")
 
 # Config fields that do not change what is learned (evaluation schedule, bookkeeping, physics
 # backend of the same v5 task) or that identify seeds / run length; runs differing only in these
@@ -74,7 +93,7 @@ def _setting(config: dict) -> dict:
     flat = flatten(config)
     ofenet_on = bool(flat.get("agent.ofenet.enabled", False))
     return {k: v for k, v in flat.items()
-            if k not in NOT_SPLITTING
+            if k not in NOT_SPLITTING and not k.startswith("grid.")  # points: in the label
             and (ofenet_on or not k.startswith("agent.ofenet.") or k == "agent.ofenet.enabled")}
 
 
@@ -175,12 +194,8 @@ def write_markdown(path: str, stats: list[dict], pictures: dict[str, str], meta:
                "task, algorithm and variant are pooled."), ""]
     iqm_text = ("middle 50% with fractional weights at the quartiles"
                 if meta["iqm_convention"] == "fractional" else "scipy.stats.trim_mean(x, 0.25)")
-    if PUBLISHED_V4_V5_SAC_1M:
-        published_note = (f"- Published 1M-step SAC results on v4/v5: "
-                          f"{PUBLISHED_V4_V5_SAC_1M['citation']}.")
-    else:
-        published_note = ("- Published 1M-step SAC results on v4/v5: not sourced yet "
-                          "(`PUBLISHED_V4_V5_SAC_1M` in `ofe_jax/analysis/report.py`).")
+    published_note = ("- **Published (Gym v4, 1M steps)**: each project's own result file "
+                      "(sources below each task's table); Gym v4, not our v5.")
     notes = [
         ("- **final**: each seed's last evaluation return; **AUC**: each seed's mean evaluation "
          "return over the run (trapezoidal over env steps, divided by the step span)."),
@@ -206,13 +221,9 @@ def write_markdown(path: str, stats: list[dict], pictures: dict[str, str], meta:
         for algorithm in dict.fromkeys(s["algorithm"] for s in stats if s["task"] == task):
             rows = [s for s in stats if s["task"] == task and s["algorithm"] == algorithm]
             ref = reference_return(task, algorithm)
-            published = (PUBLISHED_V4_V5_SAC_1M.get("returns", {}).get(algorithm, {})
-                         .get(task.split("-v")[0]))
             lines += [f"### {task} - {algorithm.upper()}", ""]
-            lines += [f"OJK21 reference (Gym v2, large network, {algorithm.upper()}): "
-                      f"{ref if ref is not None else 'none'}"
-                      + (f"; published v4/v5 1M-step: {published}" if published is not None
-                         else ""), ""]
+            lines += [f"OJK21 reference (Gym v2, large network, {algorithm.upper()}, step "
+                      f"budget not stated): {ref if ref is not None else 'none'}", ""]
             lines += [("| variant | seeds | final mean | final IQM | final 95% CI | AUC mean | "
                        "steps reached | OJK21 (Gym v2) |"),
                       "|---|---:|---:|---:|---|---:|---|---:|"]
@@ -230,8 +241,28 @@ def write_markdown(path: str, stats: list[dict], pictures: dict[str, str], meta:
                                    for p in s["per_seed"])
                 lines.append(f"- {s['variant']}, final return per seed: {finals}")
             lines.append("")
+        lines += published_rows(task)
     with open(path, "w") as f:
         f.write("\n".join(lines))
+
+
+def published_rows(task: str) -> list[str]:
+    """The task's published rows as a markdown table (empty for tasks they do not cover)."""
+    name = task.split("-v")[0]
+    rows = [p for p in PUBLISHED if name in p["returns"]]
+    ojk21 = [(a, OJK21_REFERENCE["returns"][a].get(name)) for a in ("sac", "td3")]
+    if not rows and not any(v for _, v in ojk21):
+        return []
+    lines = [f"Published rows for {name} (not run here):", "",
+             "| row | Gym | env steps | seeds | return | source |", "|---|---|---:|---:|---:|---|"]
+    for algorithm, value in ojk21:
+        if value is not None:
+            lines.append(f"| OJK21 {algorithm.upper()} | v2 | not stated | - | {value} | "
+                         f"{OJK21_REFERENCE['citation']} |")
+    for p in rows:
+        lines.append(f"| {p['name']} | {p['gym_version']} | {p['steps']:,} | {p['seeds']} | "
+                     f"{p['returns'][name]} | {p['source']} |")
+    return lines + [""]
 
 
 def _safe_name(task: str) -> str:
@@ -249,7 +280,7 @@ def make_report(run_args: list[str], out: str, iqm_convention: str = "fractional
     if resamples < 1:
         raise ReportError("--resamples must be at least 1")
     paths = runs.expand_runs(run_args)
-    loaded = [runs.load_run(p) for p in paths]
+    loaded = [unit for p in paths for unit in runs.load_runs(p)]
     groups = group_runs(loaded)
     stats = [group_statistics(g, iqm_convention, bootstrap_seed, resamples) for g in groups]
     try:
@@ -274,8 +305,7 @@ def make_report(run_args: list[str], out: str, iqm_convention: str = "fractional
                                 "resamples": resamples, "rng_seed": bootstrap_seed,
                                 "rng": "numpy.random.default_rng"},
                        "figure_ci": "95% t-interval of the mean (ofe_jax.analysis.stats.mean_and_ci)"},
-                   "references": {"ojk21": OJK21_REFERENCE,
-                                  "published_v4_v5_sac_1m": PUBLISHED_V4_V5_SAC_1M or None},
+                   "references": {"ojk21": OJK21_REFERENCE, "published": PUBLISHED},
                    "runs": paths,
                    "figures": written,
                    "groups": stats}, f, indent=2)

@@ -2,7 +2,8 @@
 writes them), for the figures, the report and the sweep.
 
     run = load_run("runs/hopper")     # {"path", "config", "task", "algorithm", "variant",
-                                      #  "curves": {seed: (steps [T], eval returns [T])}}
+                                      #  "grid", "curves": {seed: (steps [T], returns [T])}}
+    units = load_runs("runs/scan")    # one such dict per grid point of a run with a grid
 """
 
 import csv
@@ -80,13 +81,20 @@ def read_metrics(run: str, required=("step", "seed")) -> list[dict]:
         raise ReportError(f"{path} is unreadable: {e.strerror or e}") from e
 
 
-def eval_curves(run: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """seed -> (steps, eval returns), sorted by step, from the rows that hold an evaluation."""
+def grid_labels(run: str) -> list[str]:
+    """The grid points of a run's metrics.csv, in order ([""] without a grid)."""
+    rows = read_metrics(run)
+    return list(dict.fromkeys((row.get("grid") or "") for row in rows)) or [""]
+
+
+def eval_curves(run: str, grid: str = "") -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """seed -> (steps, eval returns), sorted by step, from the rows that hold an evaluation
+    (of grid point `grid`: "" without a grid)."""
     path = os.path.join(run, "metrics.csv")
     table: dict[int, dict[int, float]] = {}
     for line, row in enumerate(read_metrics(run, ("step", "seed", "eval_return")), start=2):
         value = (row["eval_return"] or "").strip()
-        if not value:
+        if not value or (row.get("grid") or "") != grid:
             continue
         try:
             step, seed, ret = int(row["step"]), int(row["seed"]), float(value)
@@ -103,17 +111,30 @@ def eval_curves(run: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def load_run(run: str) -> dict:
-    """One run directory: its config-derived identity and its evaluation curves per seed."""
+def load_runs(run: str) -> list[dict]:
+    """One run directory: its config-derived identity and its evaluation curves per seed, once
+    per grid point ("grid": its label, also appended to the variant label)."""
     if not os.path.isdir(run):
         raise ReportError(f"{run!r} is not a run directory (not a directory)")
     for name in ("config.json", "metrics.csv"):
         if not os.path.isfile(os.path.join(run, name)):
             raise ReportError(f"{run!r} is not a run directory (no {name})")
     info = read_config(run)
-    info["path"] = run
-    info["curves"] = eval_curves(run)
-    return info
+    units = []
+    for label in grid_labels(run):
+        unit = dict(info, path=run, grid=label, curves=eval_curves(run, label))
+        if label:
+            unit["variant"] = f"{info['variant']} [{label}]"
+        units.append(unit)
+    return units
+
+
+def load_run(run: str) -> dict:
+    """`load_runs` of a run without a hyperparameter grid."""
+    units = load_runs(run)
+    if len(units) > 1:
+        raise ReportError(f"run {run!r} has {len(units)} grid points: read it with load_runs")
+    return units[0]
 
 
 def expand_runs(patterns: list[str]) -> list[str]:

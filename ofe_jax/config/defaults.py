@@ -5,6 +5,7 @@ commented; variants (`paper.py`, `quickstart.py`, the files in the top-level con
 import ml_collections
 
 from ofe_jax.config.agent import default_config as agent_config
+from ofe_jax.config.grid import grid_section
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -19,8 +20,15 @@ def get_config() -> ml_collections.ConfigDict:
     c.env.num_envs = 1  # Parallel envs per seed (Ape-X-style actors); 1 = the papers' setting.
     c.env.backend = "auto"  # "auto" (mjx on GPU/TPU, C MuJoCo on CPU) | "mjx" | "mujoco".
     c.env.episode_length = 1000  # Time limit in steps (truncation, not termination): v5's 1000.
+    # Running mean/var normalisation of the observations the agents see (SimBa's RSNorm, Lee et
+    # al. 2025): per seed, updated on collected observations only, applied at acting, at
+    # sampling (the replay stores raw observations) and at evaluation; saved with the policy.
+    c.env.normalize_obs = False
 
     c.agent = agent_config("sac")  # See ofe_jax/config/agent.py for every field.
+    # Hyperparameter grid (ofe_jax/config/grid.py): grid.<agent field> = "v1,v2,..." trains every
+    # (grid point, seed) pair as one member of the vmapped program; "" = not gridded.
+    c.grid = grid_section()
 
     c.replay = ml_collections.ConfigDict()
     c.replay.capacity = 1_000_000  # Transitions per seed (SAC/TD3 papers: 1M).

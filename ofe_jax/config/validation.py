@@ -7,8 +7,10 @@ who build an agent alone."""
 
 import ml_collections
 
-from ofe_jax.config.choices import (ACTIVATIONS, ALGORITHMS, BACKENDS, OBS_DTYPES,
-                                   OFENET_TARGET_DIMS, TEMPERATURE_LOSSES, TORSO_KINDS)
+from ofe_jax.config import grid as grid_lib
+from ofe_jax.config.choices import (ACTIVATIONS, ALGORITHMS, BACKENDS, COMPUTE_DTYPES,
+                                   CRITIC_LOSSES, OBS_DTYPES, OFENET_TARGET_DIMS,
+                                   TEMPERATURE_LOSSES, TORSO_KINDS)
 from ofe_jax.errors import ConfigError
 
 
@@ -38,16 +40,10 @@ def validate_agent(c: ml_collections.ConfigDict, observation_size: int,
     for what, size in (("observation_size", observation_size), ("action_size", action_size)):
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             raise ConfigError(f"{what} must be a positive int, got {size!r}")
-    n = c.network
-    _check(n.kind in TORSO_KINDS, "agent.network.kind", f"one of {list(TORSO_KINDS)}", n.kind)
-    _check(isinstance(n.units, int) and n.units > 0, "agent.network.units", "an int > 0",
-           n.units)
-    _check(isinstance(n.layers, int) and n.layers > 0, "agent.network.layers", "an int > 0",
-           n.layers)
-    _check(n.activation in ACTIVATIONS, "agent.network.activation",
-           f"one of {sorted(ACTIVATIONS)}", n.activation)
+    _validate_network(c.network, "agent.network", TORSO_KINDS)
     _check(_number(c.gamma) and 0.0 <= c.gamma <= 1.0, "agent.gamma", "in [0, 1]", c.gamma)
-    _check(_number(c.tau) and 0.0 < c.tau <= 1.0, "agent.tau", "in (0, 1]", c.tau)
+    if "tau" in c:
+        _check(_number(c.tau) and 0.0 < c.tau <= 1.0, "agent.tau", "in (0, 1]", c.tau)
     _check(isinstance(c.batch_size, int) and c.batch_size > 0, "agent.batch_size", "an int > 0",
            c.batch_size)
     _check(isinstance(c.num_critics, int) and c.num_critics >= 1, "agent.num_critics",
@@ -55,18 +51,63 @@ def validate_agent(c: ml_collections.ConfigDict, observation_size: int,
     for lr in ("actor_learning_rate", "critic_learning_rate"):
         _positive(f"agent.{lr}", c[lr])
     _validate_ofenet(c.ofenet, observation_size)
-    if c.name == "sac":
+    _validate_critic_loss(c)
+    _check(c.compute_dtype in COMPUTE_DTYPES, "agent.compute_dtype",
+           f"one of {list(COMPUTE_DTYPES)}", c.compute_dtype)
+    if c.name in ("sac", "crossq"):
         _positive("agent.alpha_learning_rate", c.alpha_learning_rate)
         _positive("agent.init_alpha", c.init_alpha)
         _check(c.temperature_loss in TEMPERATURE_LOSSES, "agent.temperature_loss",
                f"one of {list(TEMPERATURE_LOSSES)}", c.temperature_loss)
         _check(c.log_std_min < c.log_std_max, "agent.log_std_min",
                f"< log_std_max={c.log_std_max}", c.log_std_min)
-    else:
+    if c.name in ("td3", "crossq"):
         _check(isinstance(c.policy_delay, int) and c.policy_delay >= 1, "agent.policy_delay",
                "an int >= 1", c.policy_delay)
+    if c.name == "td3":
         for f in ("target_noise", "target_noise_clip", "exploration_noise"):
             _check(_number(c[f]) and c[f] >= 0, f"agent.{f}", ">= 0", c[f])
+    if c.name == "crossq":
+        _validate_crossq(c)
+
+
+def _validate_network(n: ml_collections.ConfigDict, name: str, kinds: tuple) -> None:
+    _check(n.kind in kinds, f"{name}.kind", f"one of {list(kinds)}", n.kind)
+    _check(isinstance(n.units, int) and n.units > 0, f"{name}.units", "an int > 0", n.units)
+    _check(isinstance(n.layers, int) and n.layers > 0, f"{name}.layers", "an int > 0",
+           n.layers)
+    _check(n.activation in ACTIVATIONS, f"{name}.activation", f"one of {sorted(ACTIVATIONS)}",
+           n.activation)
+
+
+def _validate_critic_loss(c: ml_collections.ConfigDict) -> None:
+    _check(c.critic_loss in CRITIC_LOSSES, "agent.critic_loss", f"one of {list(CRITIC_LOSSES)}",
+           c.critic_loss)
+    h = c.hl_gauss
+    _check(isinstance(h.num_bins, int) and not isinstance(h.num_bins, bool) and h.num_bins >= 2,
+           "agent.hl_gauss.num_bins", "an int >= 2", h.num_bins)
+    if not (_number(h.min_value) and _number(h.max_value) and h.min_value < h.max_value):
+        raise ConfigError(f"agent.hl_gauss.min_value={h.min_value!r} must be < "
+                          f"agent.hl_gauss.max_value={h.max_value!r}")
+    _positive("agent.hl_gauss.sigma_ratio", h.sigma_ratio)
+
+
+def _validate_crossq(c: ml_collections.ConfigDict) -> None:
+    """CrossQ (Bhatt et al. 2024): two critics, BatchRenorm, Adam beta1."""
+    _check(c.num_critics == 2, "agent.num_critics", "2 for crossq (its clipped double Q)",
+           c.num_critics)
+    _validate_network(c.critic_network, "agent.critic_network", ("mlp", "dense"))
+    _check(c.network.kind in ("mlp", "dense"), "agent.network.kind",
+           "one of ['mlp', 'dense'] for crossq (BatchRenorm layers)", c.network.kind)
+    _check(_number(c.adam_b1) and 0.0 <= c.adam_b1 < 1.0, "agent.adam_b1", "in [0, 1)",
+           c.adam_b1)
+    b = c.batch_renorm
+    _check(_number(b.momentum) and 0.0 <= b.momentum < 1.0, "agent.batch_renorm.momentum",
+           "in [0, 1)", b.momentum)
+    for f in ("epsilon", "r_max", "d_max"):
+        _positive(f"agent.batch_renorm.{f}", b[f])
+    _check(b.r_max >= 1.0, "agent.batch_renorm.r_max", ">= 1", b.r_max)
+    _int("agent.batch_renorm.warmup_steps", b.warmup_steps, minimum=0)
 
 
 def _validate_ofenet(o: ml_collections.ConfigDict, observation_size: int) -> None:
@@ -140,9 +181,12 @@ def validate_mesh(config: ml_collections.ConfigDict, device_count: int | None = 
     for field in ("seeds_devices", "data_devices", "num_processes"):
         _int(f"parallel.{field}", p[field])
     _int("parallel.process_id", p.process_id, minimum=0)
-    if config.seeds % p.seeds_devices:
-        raise ConfigError(f"parallel.seeds_devices={p.seeds_devices} does not divide "
-                          f"seeds={config.seeds}")
+    points = len(grid_lib.grid_points(config))
+    members = config.seeds * points
+    if members % p.seeds_devices:
+        shown = f"seeds={config.seeds}" + (f" x {points} grid points = {members} members"
+                                           if points > 1 else "")
+        raise ConfigError(f"parallel.seeds_devices={p.seeds_devices} does not divide {shown}")
     if config.replay.prioritized and p.data_devices > config.env.num_envs:
         raise ConfigError(f"prioritised replay on a data axis of {p.data_devices} devices needs"
                           f" at least as many envs, got env.num_envs={config.env.num_envs}")
@@ -174,9 +218,29 @@ def validate(c: ml_collections.ConfigDict) -> tuple[int, int]:
         raise ConfigError(f"env.name: unknown environment {c.env.name!r}; choose one of "
                           f"{list(envs.NAMES)}")
     _check(c.env.backend in BACKENDS, "env.backend", f"one of {list(BACKENDS)}", c.env.backend)
+    _check(isinstance(c.env.normalize_obs, bool), "env.normalize_obs", "True or False",
+           c.env.normalize_obs)
     _validate_schedule(c)
     _validate_replay(c)
     validate_mesh(c)
     env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
     validate_agent(c.agent, env.observation_size, env.action_size)
+    _validate_grid(c, env.observation_size, env.action_size)
     return env.observation_size, env.action_size
+
+
+def _validate_grid(c: ml_collections.ConfigDict, observation_size: int,
+                   action_size: int) -> None:
+    """Every gridded field is one this agent has, and every grid point is a valid config."""
+    for field, values in grid_lib.gridded(c).items():
+        section, _, name = field.rpartition(".")
+        node = c.agent[section] if section else c.agent
+        if name not in node:
+            raise ConfigError(f"grid.{field}: agent {c.agent.name!r} has no {field}")
+        for value in values:
+            point = c.agent.copy_and_resolve_references()
+            (point[section] if section else point)[name] = value
+            try:
+                validate_agent(point, observation_size, action_size)
+            except ConfigError as e:
+                raise ConfigError(f"grid.{field}={value:g}: {e}") from None

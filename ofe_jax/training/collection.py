@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from ofe_jax import agents, envs
-from ofe_jax.training import mesh
+from ofe_jax.training import mesh, normalizer
 from ofe_jax.training.plan import Parts, to_env_action
 
 
@@ -47,15 +47,28 @@ def step_envs(parts: Parts, env_state: envs.VecEnvState,
     return jax.tree.map(lambda x: x.reshape((seeds, n) + x.shape[1:]), stepped)
 
 
+def observe(parts: Parts, obs_stats, obs: jax.Array):
+    """Observation statistics [S] updated with the observations [S, N, obs] about to be acted
+    on (all data devices' envs), and those observations normalised; unchanged when off."""
+    if obs_stats is None:
+        return None, obs
+    seen = obs if parts.axis is None else jax.lax.all_gather(obs, parts.axis, axis=1, tiled=True)
+    obs_stats = jax.vmap(normalizer.update)(obs_stats, seen)
+    return obs_stats, jax.vmap(normalizer.normalize)(obs_stats, obs)
+
+
 def collect(parts: Parts, agent_state, buffer, env_state: envs.VecEnvState, keys: jax.Array,
-            step: jax.Array):
+            step: jax.Array, obs_stats=None):
     """One env step of every env; returns (buffer, env_state, episode statistics [S] each:
-    return_sum, length_sum, episodes, of the episodes that ended at this step)."""
-    action = actions(parts, agent_state, env_state.obs, keys, step)
+    return_sum, length_sum, episodes, of the episodes that ended at this step, obs_stats).
+    The discount stored is each seed's own gamma (agent_state.hparams["gamma"])."""
+    obs_stats, agent_obs = observe(parts, obs_stats, env_state.obs)
+    action = actions(parts, agent_state, agent_obs, keys, step)
     stepped = step_envs(parts, env_state, to_env_action(parts, action))
+    gamma = agent_state.hparams["gamma"][:, None]  # [S, 1]
     transitions = agents.make_transition(env_state.obs, action, stepped.reward,
                                          stepped.terminated, stepped.final_obs,
-                                         parts.config.agent.gamma)  # [S, N, ...]
+                                         gamma)  # [S, N, ...], observations raw
     buffer = jax.vmap(parts.replay.add)(buffer, transitions)
     done = stepped.terminated | stepped.truncated  # [S, N]
     stats = {"return_sum": jnp.sum(stepped.completed_return, axis=1),
@@ -63,4 +76,4 @@ def collect(parts: Parts, agent_state, buffer, env_state: envs.VecEnvState, keys
              "episodes": jnp.sum(done, axis=1)}
     if parts.axis is not None:
         stats = jax.lax.psum(stats, parts.axis)
-    return buffer, stepped, stats
+    return buffer, stepped, stats, obs_stats

@@ -19,10 +19,11 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ofe_jax.training import normalizer
 from ofe_jax.training.plan import Parts
 
 
-def _learn_seed(parts: Parts, state, buffer, key, updates, progress):
+def _learn_seed(parts: Parts, state, buffer, key, updates, progress, obs_stats):
     batch_size, agent, buffer_ops = parts.plan.local_batch, parts.agent, parts.replay
     separate = agent.encoder.ofenet is not None and parts.config.agent.ofenet.separate_batch
 
@@ -31,9 +32,11 @@ def _learn_seed(parts: Parts, state, buffer, key, updates, progress):
         ofenet_batch = None
         if separate:
             k, ofenet_key = jax.random.split(k)
-            ofenet_batch = buffer_ops.sample(buffer, ofenet_key, batch_size, progress).batch
+            ofenet_batch = normalizer.apply_to_batch(
+                obs_stats, buffer_ops.sample(buffer, ofenet_key, batch_size, progress).batch)
         s = buffer_ops.sample(buffer, k, batch_size, progress)
-        state, metrics = agent.update(state, s.batch, weight=s.weight, ofenet_batch=ofenet_batch,
+        state, metrics = agent.update(state, normalizer.apply_to_batch(obs_stats, s.batch),
+                                      weight=s.weight, ofenet_batch=ofenet_batch,
                                       step=updates + i)
         buffer = buffer_ops.update(buffer, s.info, metrics.pop("td_abs"))
         return (state, buffer, i + 1), metrics
@@ -47,18 +50,19 @@ def _learn_seed(parts: Parts, state, buffer, key, updates, progress):
 
 
 def learn(parts: Parts, agent_state, buffer, keys: jax.Array, updates: jax.Array,
-          progress: jax.Array):
-    """K = updates_per_iteration updates of every seed; metrics are means over the K ([S])."""
-    return jax.vmap(functools.partial(_learn_seed, parts), in_axes=(0, 0, 0, None, None))(
-        agent_state, buffer, keys, updates, progress)
+          progress: jax.Array, obs_stats=None):
+    """K = updates_per_iteration updates of every seed; metrics are means over the K ([S]).
+    obs_stats [S] (or None): the observation statistics that normalise the sampled batches."""
+    return jax.vmap(functools.partial(_learn_seed, parts), in_axes=(0, 0, 0, None, None, 0))(
+        agent_state, buffer, keys, updates, progress, obs_stats)
 
 
-def pretrain(parts: Parts, agent_state, buffer, keys: jax.Array):
+def pretrain(parts: Parts, agent_state, buffer, keys: jax.Array, obs_stats=None):
     """`pretrain_steps` OFENet-only updates of every seed (OFENet paper's schedule)."""
-    def seed(state, buffer, key):
+    def seed(state, buffer, key, stats):
         def update(state, k):
             batch = parts.replay.sample(buffer, k, parts.plan.local_batch).batch
-            return parts.agent.pretrain_update(state, batch)
+            return parts.agent.pretrain_update(state, normalizer.apply_to_batch(stats, batch))
         return jax.lax.scan(update, state, jax.random.split(key, parts.plan.pretrain_steps))[0]
 
-    return jax.vmap(seed)(agent_state, buffer, keys)
+    return jax.vmap(seed)(agent_state, buffer, keys, obs_stats)

@@ -1,4 +1,5 @@
-"""Run logs in the workdir: metrics.csv (one row per seed per chunk), TensorBoard events, and a
+"""Run logs in the workdir: metrics.csv (one row per member -- seed, or (grid point, seed) -- per
+chunk; the grid point in the `grid` column, "" without a grid), TensorBoard events, and a
 console progress bar."""
 
 import csv
@@ -11,14 +12,18 @@ from tensorboardX import SummaryWriter
 
 COLUMNS = ("step", "seed", "episode_return", "episode_length", "episodes", "eval_return",
            "critic_loss", "actor_loss", "alpha", "alpha_loss", "entropy", "q_mean",
-           "ofenet_loss", "steps_per_s", "wall_s")
+           "ofenet_loss", "steps_per_s", "wall_s", "grid")
 
 
 class RunLogger:
     def __init__(self, workdir: str, seeds: list[int], total_steps: int, start_step: int,
-                 enabled: bool = True):
-        """enabled=False (processes other than 0 of a multi-host run): every call is a no-op."""
+                 enabled: bool = True, points: list[dict] | None = None):
+        """seeds: each member's seed; points: each member's grid point ({} / None: no grid).
+        enabled=False (processes other than 0 of a multi-host run): every call is a no-op."""
+        from ofe_jax.config.grid import point_label
+
         self.seeds = seeds
+        self.labels = [point_label(p) for p in (points or [{}] * len(seeds))]
         self.enabled = enabled
         if not enabled:
             return
@@ -37,15 +42,16 @@ class RunLogger:
               steps_per_s: float, wall_s: float) -> None:
         if not self.enabled:
             return
-        for i, seed in enumerate(self.seeds):
+        for i, (seed, label) in enumerate(zip(self.seeds, self.labels)):
             row = {k: _scalar(v[i]) for k, v in metrics.items() if k in COLUMNS}
             row.update(step=step, seed=seed, steps_per_s=round(steps_per_s, 1),
-                       wall_s=round(wall_s, 2),
+                       wall_s=round(wall_s, 2), grid=label,
                        eval_return="" if eval_return is None else float(eval_return[i]))
             self._csv.writerow(row)
+            tag = f"seed_{seed}" + (f"[{label}]" if label else "")
             for k, v in row.items():
-                if k not in ("step", "seed") and v != "" and np.isfinite(v):
-                    self._tb.add_scalar(f"seed_{seed}/{k}", v, step)
+                if k not in ("step", "seed", "grid") and v != "" and np.isfinite(v):
+                    self._tb.add_scalar(f"{tag}/{k}", v, step)
         self._file.flush()
         mean = lambda x: float(np.nanmean(x)) if np.any(np.isfinite(x)) else float("nan")
         if eval_return is not None:

@@ -1,16 +1,18 @@
-"""The compiled training loop over a `Carry` whose per-seed parts have a leading seeds axis.
+"""The compiled training loop over a `Carry` whose per-member parts have a leading axis.
 
     trainer = Trainer(config)
     carry = trainer.init(trainer.seed_keys())          # agents, replay buffers, envs, keys
     carry, metrics = trainer.run_chunk(carry)          # one jitted, donated call
-    returns = trainer.eval_return(carry)               # [seeds] deterministic eval return
+    returns = trainer.eval_return(carry)               # [members] deterministic eval return
 
-One chunk is a `lax.scan` over `log_every / num_envs` iterations; each iteration collects one
-env step of every env (collection.py: uniform-random actions while step < random_steps) and then,
-once step >= random_steps, does K = num_envs * updates_per_step updates per seed (learning.py). The
-first learning iteration first runs `ofenet_pretrain_steps` OFENet-only updates (OFENet paper's
-schedule). The env-step and update counters are scalars shared by all seeds, so the phase
-switches are real `lax.cond` branches that cost nothing when not taken.
+The leading axis holds the run's members: one per seed, or one per (grid point, seed) pair
+with a hyperparameter grid (config/grid.py; each member's hyperparameters live in its agent
+state). One chunk is a `lax.scan` over `log_every / num_envs` iterations; each iteration collects
+one env step of every env (collection.py: uniform-random actions while step < random_steps)
+and then, once step >= random_steps, does K = num_envs * updates_per_step updates per member
+(learning.py). The first learning iteration first runs `ofenet_pretrain_steps` OFENet-only
+updates (OFENet paper's schedule). The env-step and update counters are scalars shared by all
+members, so the phase switches are real `lax.cond` branches that cost nothing when not taken.
 """
 
 import functools
@@ -19,24 +21,24 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from ofe_jax import agents, envs
-from ofe_jax.training import collection
-from ofe_jax.training import learning
-from ofe_jax.training import mesh, plan as plan_lib
+from ofe_jax.training import collection, learning, mesh, normalizer, plan as plan_lib
 from ofe_jax.training.plan import Parts
 
 
 @flax.struct.dataclass
 class Carry:
-    agent: agents.AgentState  # [S, ...]
-    buffer: object  # [S, capacity, ...] replay state (the protocol's, any kind)
-    env: envs.VecEnvState  # [S, N, ...]
-    key: jax.Array  # [S, 2] training keys (actions, sampling)
-    eval_key: jax.Array  # [S, 2] evaluation keys, folded with the step; never used for training
-    step: jax.Array  # [] int32 env steps per seed so far (all envs), shared by all seeds
-    updates: jax.Array  # [] int32 RL updates per seed so far, shared by all seeds
+    agent: agents.AgentState  # [M, ...]
+    buffer: object  # [M, capacity, ...] replay state (the protocol's, any kind)
+    env: envs.VecEnvState  # [M, N, ...]
+    obs_stats: normalizer.RunningStats | None  # [M, obs] running statistics, or None (off)
+    key: jax.Array  # [M, 2] training keys (actions, sampling)
+    eval_key: jax.Array  # [M, 2] evaluation keys, folded with the step; never for training
+    step: jax.Array  # [] int32 env steps per member so far (all envs), shared by all members
+    updates: jax.Array  # [] int32 RL updates per member so far, shared by all members
 
 
 def _example_transition(parts: Parts) -> agents.Transition:
@@ -45,64 +47,68 @@ def _example_transition(parts: Parts) -> agents.Transition:
                              jnp.zeros(()), jnp.zeros(()), obs)
 
 
-def init_carry(parts: Parts, keys: jax.Array) -> Carry:
-    """The initial carry of the seeds whose keys [S, 2] are given."""
+def init_carry(parts: Parts, keys: jax.Array, hparams: dict | None = None) -> Carry:
+    """The initial carry of the members whose keys [M, 2] are given; hparams: {field: [M]}
+    per-member hyperparameters (a grid), None = the config's."""
     venv = envs.VecEnv(parts.env, parts.plan.local_envs)
 
-    def seed(key):
+    def member(key, hp):
         agent_key, env_key, train_key, eval_key = jax.random.split(key, 4)
         buffer = parts.replay.init(parts.plan.local_capacity, _example_transition(parts))
         env = venv.reset(mesh.per_device_key(env_key, parts.axis))
-        return parts.agent.init(agent_key), buffer, env, train_key, eval_key
+        stats = (normalizer.init(parts.plan.observation_size)
+                 if parts.config.env.normalize_obs else None)
+        return parts.agent.init(agent_key, hp), buffer, env, stats, train_key, eval_key
 
-    agent, buffer, env, key, eval_key = jax.vmap(seed)(keys)
+    agent, buffer, env, stats, key, eval_key = jax.vmap(member)(keys, hparams)
     zero = jnp.zeros((), jnp.int32)
-    return Carry(agent, buffer, env, key, eval_key, zero, zero)
+    return Carry(agent, buffer, env, stats, key, eval_key, zero, zero)
 
 
 def _iteration(parts: Parts, carry: Carry, _):
     p = parts.plan
-    split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [S, 4, 2]
+    split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [M, 4, 2]
     key = split[:, 0]  # the carried key stays the same on every data device
     action_key, pretrain_key, learn_key = (
         jax.vmap(lambda k: mesh.per_device_key(k, parts.axis))(split[:, i]) for i in (1, 2, 3))
     t = carry.step
-    buffer, env, stats = collection.collect(parts, carry.agent, carry.buffer, carry.env,
-                                             action_key, t)
+    buffer, env, stats, obs_stats = collection.collect(parts, carry.agent, carry.buffer,
+                                                       carry.env, action_key, t, carry.obs_stats)
     is_learning = t >= p.random_steps
     agent_state = carry.agent
     if p.pretrain_steps > 0:
         agent_state = jax.lax.cond(
             is_learning & (t < p.random_steps + p.num_envs),
-            lambda s: learning.pretrain(parts, s, buffer, pretrain_key), lambda s: s,
-            agent_state)
+            lambda s: learning.pretrain(parts, s, buffer, pretrain_key, obs_stats),
+            lambda s: s, agent_state)
     progress = t.astype(jnp.float32) / parts.config.total_steps
 
     def learn(s, b):
-        return learning.learn(parts, s, b, learn_key, carry.updates, progress)
+        return learning.learn(parts, s, b, learn_key, carry.updates, progress, obs_stats)
 
     metric_shapes = jax.eval_shape(learn, agent_state, buffer)[2]
     agent_state, buffer, metrics = jax.lax.cond(
         is_learning, learn, lambda s, b: (s, b, jax.tree.map(
             lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)), agent_state, buffer)
     updates = carry.updates + jnp.where(is_learning, p.updates_per_iteration, 0)
-    carry = Carry(agent_state, buffer, env, key, carry.eval_key, t + p.num_envs, updates)
+    carry = Carry(agent_state, buffer, env, obs_stats, key, carry.eval_key, t + p.num_envs,
+                  updates)
     return carry, {"learning": is_learning, "step": t + p.num_envs, "metrics": metrics,
                    **stats}
 
 
 def _summary(out: dict, agent_state) -> dict:
-    """[S] per-seed chunk metrics: means over the learning iterations (NaN if none), episode
+    """[M] per-member chunk metrics: means over the learning iterations (NaN if none), episode
     statistics, the first step with a non-finite loss (-1 if none) and params_finite."""
     learned = jnp.sum(out["learning"])  # iterations with updates in this chunk
     weight = out["learning"].astype(jnp.float32)[:, None]  # [I, 1]
     metrics = {k: jnp.where(learned > 0,
                             jnp.sum(v * weight, axis=0) / jnp.maximum(learned, 1), jnp.nan)
                for k, v in out["metrics"].items()}
-    episodes = jnp.sum(out["episodes"], axis=0)  # [S]
+    episodes = jnp.sum(out["episodes"], axis=0)  # [M]
     per_episode = lambda x: jnp.where(episodes > 0,
                                       jnp.sum(x, axis=0) / jnp.maximum(episodes, 1), jnp.nan)
-    bad = jnp.zeros(out["episodes"].shape, bool)  # [I, S]
+    bad = jnp.zeros(out["episodes"].shape, bool)  # [I, M]
     for v in out["metrics"].values():
         bad = bad | ~jnp.isfinite(v)
     never = jnp.iinfo(jnp.int32).max
@@ -122,15 +128,16 @@ def run_chunk(parts: Parts, carry: Carry) -> tuple[Carry, dict]:
 
 
 def eval_return(parts: Parts, carry: Carry) -> jax.Array:
-    """[S] mean return of eval_episodes deterministic episodes per seed (parallel envs)."""
-    def seed(agent_state, eval_key):
+    """[M] mean return of eval_episodes deterministic episodes per member (parallel envs),
+    observations normalised with the member's statistics."""
+    def member(agent_state, eval_key, stats):
         key = jax.random.fold_in(eval_key, carry.step)
         state = jax.vmap(parts.env.reset)(jax.random.split(key, parts.plan.eval_episodes))
         policy = parts.agent.policy(agent_state)
 
         def body(c):
             state, ret, alive = c
-            action = parts.agent.policy_action(policy, state.obs)
+            action = parts.agent.policy_action(policy, normalizer.apply(stats, state.obs))
             state = jax.vmap(parts.env.step)(state, plan_lib.to_env_action(parts, action))
             ret = ret + jnp.where(alive, state.reward, 0.0)
             return state, ret, alive & ~(state.terminated | state.truncated)
@@ -140,14 +147,15 @@ def eval_return(parts: Parts, carry: Carry) -> jax.Array:
                                        (state, zeros, zeros == 0))
         return jnp.mean(ret)
 
-    return jax.vmap(seed)(carry.agent, carry.eval_key)
+    return jax.vmap(member)(carry.agent, carry.eval_key, carry.obs_stats)
 
 
 class Trainer:
     """A config turned into jitted functions over a `Carry` (sharded over the mesh, if any).
 
-    init(keys [S, 2]) -> Carry; run_chunk(carry) -> (carry, metrics [S]) (donated);
-    eval_return(carry) -> [S]; policy(carry) -> every seed's `agents.Policy` [S, ...].
+    init(keys [M, 2]) -> Carry; run_chunk(carry) -> (carry, metrics [M]) (donated);
+    eval_return(carry) -> [M]; policy(carry) -> {"agent": every member's `agents.Policy`,
+    "obs_stats": their observation statistics or None}: what acting needs.
     """
 
     def __init__(self, config: ml_collections.ConfigDict):
@@ -160,20 +168,38 @@ class Trainer:
         evaluate = functools.partial(eval_return, self.parts)
         if self.mesh is not None:
             specs = mesh.carry_specs(jax.eval_shape(
-                functools.partial(init_carry, self.parts.without_axis()), self.seed_keys()))
-            seeds = P(mesh.SEEDS)
-            init = mesh.shard(self.mesh, init, seeds, specs)
-            chunk = mesh.shard(self.mesh, chunk, (specs,), (specs, seeds))
-            evaluate = mesh.shard(self.mesh, evaluate, (specs,), seeds)
-        self.init = jax.jit(init)
+                functools.partial(init_carry, self.parts.without_axis()), self.seed_keys(),
+                self.member_hparams()))
+            members = P(mesh.SEEDS)
+            init = mesh.shard(self.mesh, init, (members, members), specs)
+            chunk = mesh.shard(self.mesh, chunk, (specs,), (specs, members))
+            evaluate = mesh.shard(self.mesh, evaluate, (specs,), members)
+        self._init = jax.jit(init)
         self.run_chunk = jax.jit(chunk, donate_argnums=0)
         self.eval_return = jax.jit(evaluate)
-        self.policy = jax.jit(lambda carry: jax.vmap(self.agent.policy)(carry.agent))
+        self.policy = jax.jit(lambda carry: {"agent": jax.vmap(self.agent.policy)(carry.agent),
+                                             "obs_stats": carry.obs_stats})
 
-    def seed_keys(self) -> jax.Array:
-        """[seeds, 2]: seed i of this run is config.seed + i, so seed s alone gives the same."""
-        seeds = jnp.arange(self.plan.seeds) + self.plan.seed
-        return jax.vmap(jax.random.PRNGKey)(seeds)
+    def member_seeds(self) -> list[int]:
+        return plan_lib.member_seeds(self.plan)
+
+    def member_points(self) -> list[dict]:
+        return plan_lib.member_points(self.plan)
+
+    def seed_keys(self) -> np.ndarray:
+        """[M, 2]: member m's key is that of its seed, so seed s of any run (and of any grid
+        point) follows the same random stream as a single-seed run of seed s."""
+        return np.stack([np.asarray(jax.random.PRNGKey(s)) for s in self.member_seeds()])
+
+    def member_hparams(self) -> dict | None:
+        """{field: [M] float32} of the gridded fields, or None without a grid."""
+        points = self.member_points()
+        if not points[0]:
+            return None
+        return {f: np.asarray([p[f] for p in points], np.float32) for f in points[0]}
+
+    def init(self, keys) -> "Carry":
+        return self._init(keys, self.member_hparams())
 
     def abstract_carry(self) -> Carry:
         """Shapes, dtypes (and shardings) of the carry, without allocating: restore target."""

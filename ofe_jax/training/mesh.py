@@ -47,8 +47,8 @@ def carry_specs(carry):
     env = jax.tree.map(lambda _: P(SEEDS, DATA), carry.env)
     shared = lambda tree: jax.tree.map(lambda _: P(), tree)
     return carry.replace(agent=per_seed(carry.agent), buffer=buffer, env=env,
-                         key=P(SEEDS), eval_key=P(SEEDS), step=shared(carry.step),
-                         updates=shared(carry.updates))
+                         obs_stats=per_seed(carry.obs_stats), key=P(SEEDS), eval_key=P(SEEDS),
+                         step=shared(carry.step), updates=shared(carry.updates))
 
 
 def shard(mesh: Mesh, fn, in_specs, out_specs):

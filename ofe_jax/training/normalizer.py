@@ -70,3 +70,16 @@ def normalize(stats: RunningStats, obs: jax.Array, epsilon: float = 1e-8,
     if dtype is None:
         dtype = obs.dtype if jnp.issubdtype(obs.dtype, jnp.floating) else stats.mean.dtype
     return x.astype(dtype)
+
+
+def apply(stats: RunningStats | None, obs: jax.Array) -> jax.Array:
+    """`normalize`, or obs unchanged without statistics (normalisation off)."""
+    return obs if stats is None else normalize(stats, obs)
+
+
+def apply_to_batch(stats: RunningStats | None, batch):
+    """A transition batch with obs and next_obs normalised (the replay stores them raw, so that
+    changing statistics never corrupt old data)."""
+    if stats is None:
+        return batch
+    return batch.replace(obs=normalize(stats, batch.obs), next_obs=normalize(stats, batch.next_obs))

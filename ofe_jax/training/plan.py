@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 
 from ofe_jax import agents, envs, replay
-from ofe_jax.config import validation
+from ofe_jax.config import grid as grid_lib, validation
 from ofe_jax.training import mesh
 
 
@@ -19,7 +19,9 @@ class Plan:
 
     seed: int  # first seed; the run trains seed .. seed + seeds - 1
     seeds: int
-    local_seeds: int  # seeds per device along the `seeds` axis
+    grid: tuple  # the hyperparameter grid's points ({field: value} each; ({},) without a grid)
+    members: int  # len(grid) * seeds: the vmapped axis (grid point major, then seed)
+    local_members: int  # members per device along the mesh's `seeds` axis
     num_envs: int  # envs (Ape-X actors) per seed
     local_envs: int  # envs per device along the `data` axis
     data_devices: int
@@ -43,8 +45,11 @@ def make_plan(config: ml_collections.ConfigDict, observation_size: int,
     c, p = config, config.parallel
     steps_per_chunk = (c.log_every // c.env.num_envs) * c.env.num_envs
     num_chunks = -(-c.total_steps // steps_per_chunk)
+    grid = tuple(grid_lib.grid_points(c))
+    members = len(grid) * c.seeds
     return Plan(
-        seed=c.seed, seeds=c.seeds, local_seeds=c.seeds // p.seeds_devices,
+        seed=c.seed, seeds=c.seeds, grid=grid, members=members,
+        local_members=members // p.seeds_devices,
         num_envs=c.env.num_envs, local_envs=c.env.num_envs // p.data_devices,
         data_devices=p.data_devices, batch_size=c.agent.batch_size,
         local_batch=c.agent.batch_size // p.data_devices,
@@ -56,6 +61,16 @@ def make_plan(config: ml_collections.ConfigDict, observation_size: int,
         pretrain_steps=c.ofenet_pretrain_steps if c.agent.ofenet.enabled else 0,
         eval_episodes=c.eval_episodes, observation_size=observation_size,
         action_size=action_size)
+
+
+def member_seeds(plan: Plan) -> list[int]:
+    """The seed of each member (grid point major)."""
+    return [plan.seed + m % plan.seeds for m in range(plan.members)]
+
+
+def member_points(plan: Plan) -> list[dict]:
+    """The grid point ({field: value}) of each member."""
+    return [plan.grid[m // plan.seeds] for m in range(plan.members)]
 
 
 def exploration_ladder(num_actors: int, low: float, high: float) -> np.ndarray:
@@ -75,7 +90,7 @@ class Parts:
     config: ml_collections.ConfigDict
     plan: Plan
     env: envs.Env  # one env (evaluation episodes, sizes, bounds)
-    flat_envs: envs.VecEnv  # all local seeds' envs as ONE VecEnv (see collection.py)
+    flat_envs: envs.VecEnv  # all local members' envs as ONE VecEnv (see collection.py)
     agent: agents.Agent
     replay: replay.Replay
     noise_scale: np.ndarray | None  # [num_envs] per-actor exploration levels, or None
@@ -103,7 +118,7 @@ def build(config: ml_collections.ConfigDict) -> Parts:
             e.td3_sigma_max if td3 else e.sac_scale_max)
     return Parts(
         config=config, plan=plan, env=env,
-        flat_envs=envs.VecEnv(env, plan.local_seeds * plan.local_envs),
+        flat_envs=envs.VecEnv(env, plan.local_members * plan.local_envs),
         agent=agents.build(config.agent, observation_size, action_size, axis_name=axis,
                            contact_force_size=env.contact_force_size),
         replay=replay.make(config.replay), noise_scale=noise_scale,

@@ -55,14 +55,23 @@ class StopFlag:
 
 def _save(trainer: Trainer, checkpoints: Checkpointer, step: int, carry) -> None:
     checkpoints.save(step, carry, trainer.policy(carry),
-                     policy_meta(trainer.config, trainer.env, step))
+                     policy_meta(trainer.config, trainer.env, step, trainer.member_seeds(),
+                                 trainer.member_points()))
 
 
-def _nonfinite(metrics: dict, seeds: list[int]) -> tuple[int, int] | None:
-    """(seed, step or -1) of the first seed with a non-finite loss or parameter, else None."""
-    for i, seed in enumerate(seeds):
+def _members(trainer: Trainer) -> list[str]:
+    """Each member's name in messages: "seed 3", or "seed 3 [tau=0.01]" in a grid."""
+    from ofe_jax.config.grid import point_label
+
+    return [f"seed {s}" + (f" [{point_label(p)}]" if p else "")
+            for s, p in zip(trainer.member_seeds(), trainer.member_points())]
+
+
+def _nonfinite(metrics: dict, names: list[str]) -> tuple[str, int] | None:
+    """(member, step or -1) of the first member with a non-finite loss or parameter."""
+    for i, name in enumerate(names):
         if metrics["nonfinite_step"][i] >= 0 or not metrics["params_finite"][i]:
-            return seed, int(metrics["nonfinite_step"][i])
+            return name, int(metrics["nonfinite_step"][i])
     return None
 
 
@@ -70,18 +79,18 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
             logger: RunLogger, stop: StopFlag) -> int:
     """Runs chunks until the end (0), a non-finite value (1) or a stop signal (128 + signum)."""
     config, total = trainer.config, trainer.plan.total_steps
-    seeds = [config.seed + i for i in range(config.seeds)]
+    names = _members(trainer)
     step, began = start, time.time()
     while step < total:
         tick = time.time()
         carry, metrics = trainer.run_chunk(carry)
         metrics = jax.device_get(metrics)
         previous, step = step, int(carry.step)
-        bad = _nonfinite(metrics, seeds)
+        bad = _nonfinite(metrics, names)
         if bad:
             checkpoints.wait()
             where = f"at step {bad[1]}" if bad[1] >= 0 else f"in the chunk ending at step {step}"
-            logger.message(f"error: non-finite loss or parameter in seed {bad[0]} {where}; "
+            logger.message(f"error: non-finite loss or parameter in {bad[0]} {where}; "
                            f"stopped, the last good checkpoint "
                            f"(step {checkpoints.latest_step()}) is untouched")
             return 1
@@ -129,6 +138,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> int:
         if main_process:
             lock = workdir_lib.WorkdirLock(workdir).acquire()
             workdir_lib.prepare_workdir(workdir, config)
+            lock.record_holder()
         code = _train_locked(trainer, workdir, stop, main_process)
     finally:
         stop.restore()
@@ -142,9 +152,8 @@ def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag, main_process: 
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
     try:
         carry, start = _start(trainer, checkpoints)
-        seeds = [config.seed + i for i in range(config.seeds)]
-        logger = RunLogger(workdir, seeds, trainer.plan.total_steps, start,
-                           enabled=main_process)
+        logger = RunLogger(workdir, trainer.member_seeds(), trainer.plan.total_steps, start,
+                           enabled=main_process, points=trainer.member_points())
         try:
             if start:
                 logger.message(f"resumed from the checkpoint at step {start}")

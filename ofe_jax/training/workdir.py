@@ -44,10 +44,14 @@ class WorkdirLock:
             os.close(fd)
             raise RunError(f"workdir {self.workdir!r} is in use by {holder} (lock "
                            f"{self.path}); wait for that run to end or use another --workdir")
-        os.ftruncate(fd, 0)
-        os.write(fd, f"host {socket.gethostname()} pid {os.getpid()}\n".encode())
         self._fd = fd
         return self
+
+    def record_holder(self) -> None:
+        """Writes this process's host and pid into the lock file (once the run goes ahead: a
+        run refused after taking the lock leaves the file as it was)."""
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"host {socket.gethostname()} pid {os.getpid()}\n".encode())
 
     def release(self) -> None:
         if self._fd is not None:
