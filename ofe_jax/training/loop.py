@@ -19,6 +19,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from ofe_jax import agents, envs
@@ -170,10 +171,11 @@ class Trainer:
         self.eval_return = jax.jit(evaluate)
         self.policy = jax.jit(lambda carry: jax.vmap(self.agent.policy)(carry.agent))
 
-    def seed_keys(self) -> jax.Array:
-        """[seeds, 2]: seed i of this run is config.seed + i, so seed s alone gives the same."""
-        seeds = jnp.arange(self.plan.seeds) + self.plan.seed
-        return jax.vmap(jax.random.PRNGKey)(seeds)
+    def seed_keys(self) -> np.ndarray:
+        """[seeds, 2]: seed i of this run is config.seed + i, so seed s alone gives the same.
+        A host (numpy) value, the same in every process of a multi-host run."""
+        seeds = np.arange(self.plan.seeds, dtype=np.int32) + self.plan.seed
+        return np.asarray(jax.vmap(jax.random.PRNGKey)(seeds))
 
     def abstract_carry(self) -> Carry:
         """Shapes, dtypes (and shardings) of the carry, without allocating: restore target."""
