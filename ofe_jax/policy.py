@@ -64,6 +64,9 @@ def _read(workdir: str, step: int | None):
         abstract = jax.eval_shape(lambda keys: jax.vmap(
             lambda k: agent.policy(agent.init(k)))(keys),
             jnp.zeros((len(meta["seeds"]), 2), jnp.uint32))
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                                abstract)  # onto this device, whatever devices wrote it
         return meta, agent, checkpoints.restore_policy(abstract, step)
     finally:
         checkpoints.close()
