@@ -38,6 +38,9 @@ def initialize(config: ml_collections.ConfigDict) -> None:
         return
     if jax.config.jax_cpu_collectives_implementation in (None, "none"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # JAX's preemption service would take SIGTERM from run.StopFlag (its C++ handler replaces
+    # ours); the host loop agrees on stopping itself (any_signal).
+    jax.config.update("jax_enable_preemption_service", False)
     jax.distributed.initialize(coordinator_address=p.coordinator_address,
                                num_processes=p.num_processes, process_id=p.process_id,
                                initialization_timeout=p.initialization_timeout_s,
