@@ -18,7 +18,9 @@ Checks (one line each; the JSON has the figures):
   e  a process SIGKILLed mid-run (process 1 and process 0 while learning, process 1 while a
      checkpoint is written and during start-up, before any collective): the other exits with
      one `error:` line and exit code 1; the time from the kill to its exit is measured
-     (parallel.heartbeat_timeout_s is --heartbeat here: 10 s by default, ofe_jax's is 100 s).
+     (parallel.heartbeat_timeout_s is --heartbeat here: 10 s by default, ofe_jax's is 100 s);
+  f  SIGTERM to process 1 alone stops both processes after the same chunk, with a checkpoint
+     there, exit code 143.
 
 Each launch takes well under a minute (quick-start InvertedPendulum, 16-unit networks). This
 process restores the checkpoints itself, with 4 forced CPU devices.
@@ -308,6 +310,33 @@ def check_kills(root: str, results: dict, heartbeat_s: int) -> None:
               flush=True)
 
 
+def check_signal(root: str, results: dict) -> None:
+    """f: SIGTERM to process 1 alone (a scheduler may signal one host): both processes stop
+    after the same chunk with one checkpoint, exit code 143."""
+    run = Launch(os.path.join(root, "sigterm_1"), SEEDS + LONG)
+    try:
+        deadline = time.time() + LAUNCH_TIMEOUT_S
+        while (time.time() < deadline and len(rows(run.workdir)) < 8
+               and all(p.poll() is None for p in run.procs)):
+            time.sleep(0.05)
+        os.kill(run.procs[1].pid, signal.SIGTERM)
+        sent = time.time()
+        codes = run.wait()
+        exit_s = round(time.time() - sent, 2)
+    finally:
+        run.kill()
+    said = [line for line in lines(run.stderr(0)) if line.startswith("interrupted:")]
+    steps = sorted(int(s) for s in os.listdir(os.path.join(run.workdir, "checkpoints"))
+                   if s.isdigit())
+    last = max((int(r["step"]) for r in rows(run.workdir)), default=None)
+    results["sigterm"] = {"exit_codes": codes, "exit_s": exit_s, "process_0_said": said,
+                          "checkpoint_steps": steps, "last_logged_step": last}
+    report(results, "f_signal_to_one_process_stops_both",
+           codes == [143, 143] and len(said) == 1 and steps[-1:] == [last],
+           f"SIGTERM to process 1: exit codes {codes} {exit_s} s later; process 0 said "
+           f"{said[:1]}; checkpoints {steps}, last logged step {last}")
+
+
 def main(argv=None) -> dict:
     argv = common.default_argv(argv)
     parser = common.argument_parser(__doc__, "benchmarks/results/multihost_cpu.json")
@@ -330,6 +359,7 @@ def main(argv=None) -> dict:
         workdir = check_seeds(root, results)
         check_checkpoints(workdir, results)
         check_data(root, results)
+        check_signal(root, results)
         check_kills(root, results, args.heartbeat)
     finally:
         if args.keep:
