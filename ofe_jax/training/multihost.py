@@ -57,12 +57,12 @@ def to_host(tree):
 
 
 def any_signal(signum: int | None) -> int | None:
-    """The stop signal of this process or, failing that, of another (the same answer in every
-    process; a collective), None if no process received one."""
+    """The stop signal of this process or, failing that, of another; None in every process if
+    no process received one (a collective: whether to stop is the same in every process)."""
     if jax.process_count() == 1:
         return signum
     received = multihost_utils.process_allgather(np.int32(signum or 0))  # [processes]
-    return int(np.max(received)) or None
+    return signum or int(np.max(received)) or None
 
 
 def _lost_contact(e: BaseException) -> str | None:
