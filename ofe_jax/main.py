@@ -5,6 +5,8 @@
     ofe-jax ...                                  # the same, as a console script
 
 Without --config the quick-start config runs. A workdir that holds a checkpoint is resumed.
+A process of a multi-host run (parallel.num_processes > 1) trains in a watched child process
+(ofe_jax/supervise.py).
 """
 
 import os
@@ -12,7 +14,7 @@ import os
 from absl import flags
 from ml_collections import config_flags
 
-from ofe_jax import cli
+from ofe_jax import cli, supervise
 
 _QUICKSTART = os.path.join(os.path.dirname(__file__), "config", "quickstart.py")
 _CONFIG = config_flags.DEFINE_config_file(
@@ -26,6 +28,8 @@ def main(argv) -> int:
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
     config = cli.load_config(_CONFIG)
+    if config.parallel.num_processes > 1 and not supervise.is_child():
+        return supervise.run_child(config.parallel.process_id)
     from ofe_jax.training import run  # after flag parsing: keeps --help fast
 
     return run.train(config, _WORKDIR.value or os.path.join(

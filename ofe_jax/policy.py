@@ -76,6 +76,9 @@ def _read(workdir: str, step: int | None):
             return {"agent": agent.policy(agent.init(key)), "obs_stats": stats}
 
         abstract = jax.eval_shape(jax.vmap(one), jnp.zeros((len(meta["seeds"]), 2), jnp.uint32))
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                                abstract)  # onto this device, whatever devices wrote it
         return meta, agent, checkpoints.restore_policy(abstract, step)
     finally:
         checkpoints.close()

@@ -33,6 +33,7 @@ def test_sharded_runs_on_four_cpu_devices():
      "env.num_envs=2"),
     ({"parallel.num_processes": 2},
      "parallel.num_processes=2 needs parallel.coordinator_address"),
+    ({"parallel.heartbeat_timeout_s": 0}, "parallel.heartbeat_timeout_s must be an int >= 1"),
     ({"parallel.seeds_devices": 4, "parallel.data_devices": 2, "seeds": 4, "env.num_envs": 2},
      "parallel.seeds_devices x parallel.data_devices = 4 x 2 = 8 devices, but only 4"),
 ])

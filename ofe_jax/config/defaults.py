@@ -58,6 +58,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.parallel.coordinator_address = ""  # Multi-host: "host:port" of process 0.
     c.parallel.num_processes = 1  # Multi-host: number of processes (one per host).
     c.parallel.process_id = 0  # Multi-host: this process's index.
+    # Multi-host timeouts, in seconds (jax.distributed's defaults; ofe_jax/training/multihost.py):
+    c.parallel.initialization_timeout_s = 300  # Start-up waits this long for every process.
+    c.parallel.heartbeat_timeout_s = 100  # A process silent this long is dead: all others stop.
+    c.parallel.shutdown_timeout_s = 300  # At the end, wait this long for the others to finish.
 
     c.eval_every = 5_000  # Env steps between deterministic evaluations (OFENet paper: 5k).
     c.eval_episodes = 10  # Episodes per evaluation, run as parallel eval envs.

@@ -178,7 +178,8 @@ def _validate_replay(c: ml_collections.ConfigDict) -> None:
 def validate_mesh(config: ml_collections.ConfigDict, device_count: int | None = None) -> None:
     """A (seeds, data) mesh that cannot hold the run -> ConfigError naming the numbers."""
     p = config.parallel
-    for field in ("seeds_devices", "data_devices", "num_processes"):
+    for field in ("seeds_devices", "data_devices", "num_processes", "initialization_timeout_s",
+                  "heartbeat_timeout_s", "shutdown_timeout_s"):
         _int(f"parallel.{field}", p[field])
     _int("parallel.process_id", p.process_id, minimum=0)
     points = len(grid_lib.grid_points(config))

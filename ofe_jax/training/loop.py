@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from jax.sharding import PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from ofe_jax import agents, envs
 from ofe_jax.training import collection, learning, mesh, normalizer, plan as plan_lib
@@ -166,8 +166,9 @@ class Trainer:
         init = functools.partial(init_carry, self.parts)
         chunk = functools.partial(run_chunk, self.parts)
         evaluate = functools.partial(eval_return, self.parts)
+        self.specs = None  # the carry's PartitionSpecs on the mesh
         if self.mesh is not None:
-            specs = mesh.carry_specs(jax.eval_shape(
+            self.specs = specs = mesh.carry_specs(jax.eval_shape(
                 functools.partial(init_carry, self.parts.without_axis()), self.seed_keys(),
                 self.member_hparams()))
             members = P(mesh.SEEDS)
@@ -188,7 +189,8 @@ class Trainer:
 
     def seed_keys(self) -> np.ndarray:
         """[M, 2]: member m's key is that of its seed, so seed s of any run (and of any grid
-        point) follows the same random stream as a single-seed run of seed s."""
+        point) follows the same random stream as a single-seed run of seed s. A host (numpy)
+        value, the same in every process of a multi-host run."""
         return np.stack([np.asarray(jax.random.PRNGKey(s)) for s in self.member_seeds()])
 
     def member_hparams(self) -> dict | None:
@@ -202,8 +204,17 @@ class Trainer:
         return self._init(keys, self.member_hparams())
 
     def abstract_carry(self) -> Carry:
-        """Shapes, dtypes (and shardings) of the carry, without allocating: restore target."""
-        return jax.eval_shape(self.init, self.seed_keys())
+        """Shapes, dtypes and shardings of the carry, without allocating: the restore target.
+        The shardings are this run's, whatever devices or processes wrote the checkpoint."""
+        shapes = jax.eval_shape(self.init, self.seed_keys())
+        if self.mesh is None:
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            shardings = jax.tree.map(lambda _: device, shapes)
+        else:
+            shardings = jax.tree.map(lambda spec: NamedSharding(self.mesh, spec), self.specs,
+                                     is_leaf=lambda x: isinstance(x, P))
+        return jax.tree.map(lambda x, sharding: jax.ShapeDtypeStruct(
+            x.shape, x.dtype, sharding=sharding), shapes, shardings)
 
     def to_env_action(self, action: jax.Array) -> jax.Array:
         return plan_lib.to_env_action(self.parts, action)

@@ -7,9 +7,9 @@
 
 The trainer wraps its compiled functions in `shard_map` over the mesh whenever the mesh has more
 than one device (loop.py); with `data` > 1 the functions always run inside it, so they can use
-the axis's collectives unconditionally. Several hosts: `initialize()` calls
-`jax.distributed.initialize` (coordinator from the config) before any device is touched; the
-mesh then spans the devices of all processes, orbax writes checkpoints once, and logs come from
+the axis's collectives unconditionally. Several hosts (multihost.py): `jax.distributed` is
+initialized before any device is touched; the mesh then spans the devices of all processes
+(`jax.devices()`: process 0's first), orbax writes checkpoints once, and logs come from
 process 0. The mesh sizes are checked in `ofe_jax.config.validation.validate_mesh`.
 """
 
@@ -19,14 +19,6 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
 SEEDS, DATA = "seeds", "data"
-
-
-def initialize(config: ml_collections.ConfigDict) -> None:
-    """Multi-host start-up; a no-op for one process."""
-    p = config.parallel
-    if p.num_processes > 1:
-        jax.distributed.initialize(coordinator_address=p.coordinator_address,
-                                   num_processes=p.num_processes, process_id=p.process_id)
 
 
 def make_mesh(config: ml_collections.ConfigDict) -> Mesh | None:

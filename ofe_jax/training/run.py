@@ -8,7 +8,8 @@ SIGTERM / SIGUSR1 (what cluster schedulers send before they kill or as a warning
 chunk finishes, a checkpoint is saved, and running the same command resumes. A signal that
 comes before the first chunk is done (during compilation) stops the run when that chunk ends,
 with its checkpoint. A second signal interrupts at once (a checkpoint being written then is
-left as a temporary directory that is never read)."""
+left as a temporary directory that is never read). In a multi-host run a signal received by
+any process stops every process at the same chunk (the scheduler may signal one host only)."""
 
 import os
 import signal
@@ -20,8 +21,10 @@ import numpy as np
 
 from ofe_jax.analysis import figures
 from ofe_jax.checkpoint import Checkpointer
+from ofe_jax.config import validation
+from ofe_jax.errors import UserError
 from ofe_jax.policy import policy_meta
-from ofe_jax.training import mesh, workdir as workdir_lib
+from ofe_jax.training import multihost, workdir as workdir_lib
 from ofe_jax.training.logs import RunLogger
 from ofe_jax.training.loop import Trainer
 
@@ -77,14 +80,17 @@ def _nonfinite(metrics: dict, names: list[str]) -> tuple[str, int] | None:
 
 def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
             logger: RunLogger, stop: StopFlag) -> int:
-    """Runs chunks until the end (0), a non-finite value (1) or a stop signal (128 + signum)."""
+    """Runs chunks until the end (0), a non-finite value (1) or a stop signal (128 + signum).
+    Every decision is the same in every process of a multi-host run: the metrics are gathered
+    and a signal received by one process stops them all."""
     config, total = trainer.config, trainer.plan.total_steps
     names = _members(trainer)
     step, began = start, time.time()
     while step < total:
         tick = time.time()
         carry, metrics = trainer.run_chunk(carry)
-        metrics = jax.device_get(metrics)
+        metrics = multihost.to_host(metrics)
+        signum = multihost.any_signal(stop.signum)
         previous, step = step, int(carry.step)
         bad = _nonfinite(metrics, names)
         if bad:
@@ -96,17 +102,17 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
             return 1
         eval_return = None
         if step // config.eval_every > previous // config.eval_every or step >= total:
-            eval_return = np.asarray(jax.device_get(trainer.eval_return(carry)))
+            eval_return = np.asarray(multihost.to_host(trainer.eval_return(carry)))
         logger.write(step, metrics, eval_return, (step - previous) / (time.time() - tick),
                      time.time() - began)
         if (step // config.checkpoint_every > previous // config.checkpoint_every
-                or step >= total or stop.requested):
+                or step >= total or signum):
             _save(trainer, checkpoints, step, carry)
-        if stop.requested:
+        if signum:
             checkpoints.wait()
             logger.message(f"interrupted: checkpoint saved at step {step} "
-                           f"({STOP_SIGNALS[stop.signum]}); run the same command to resume")
-            return stop.exit_code
+                           f"({STOP_SIGNALS[signum]}); run the same command to resume")
+            return 128 + signum
     checkpoints.wait()
     return 0
 
@@ -124,27 +130,39 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> int:
 
     Several hosts: every process runs this with the same config and a workdir on a shared
     file system; orbax writes each checkpoint once, and only process 0 locks the workdir and
-    writes logs and plots."""
+    writes logs and plots. A process that fails (its own error, or a collective with a process
+    that died) prints one `error:` line and ends at once (multihost.exit_now): the others then
+    fail in their next collective instead of waiting for it."""
     stop = StopFlag()  # first thing: a signal during set-up or compilation is honoured too
+    try:
+        if config.parallel.num_processes == 1:
+            return _train(config, workdir, stop)
+        validation.validate_mesh(config, device_count=1 << 30)  # before jax.distributed
+        multihost.initialize(config)  # before any device is used
+        try:
+            return _train(config, workdir, stop)
+        except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - each ends the process
+            known = isinstance(e, (UserError, jax.errors.JaxRuntimeError, KeyboardInterrupt))
+            multihost.exit_now(multihost.describe(e, config.parallel.process_id),
+                               130 if isinstance(e, KeyboardInterrupt) else 1,
+                               details=not known)
+    finally:
+        stop.restore()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, stop: StopFlag) -> int:
     lock = None
     try:
-        if config.parallel.num_processes > 1:
-            from ofe_jax.config import validation
-
-            validation.validate_mesh(config, device_count=1 << 30)  # before jax.distributed
-        mesh.initialize(config)  # multi-host start-up, before any device is used
         trainer = Trainer(config)  # validates the config
         main_process = jax.process_index() == 0
         if main_process:
             lock = workdir_lib.WorkdirLock(workdir).acquire()
             workdir_lib.prepare_workdir(workdir, config)
             lock.record_holder()
-        code = _train_locked(trainer, workdir, stop, main_process)
+        return _train_locked(trainer, workdir, stop, main_process)
     finally:
-        stop.restore()
         if lock is not None:
             lock.release()
-    return code
 
 
 def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag, main_process: bool) -> int:

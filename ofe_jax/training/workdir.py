@@ -18,8 +18,11 @@ import ml_collections
 from ofe_jax.config import flatten
 from ofe_jax.errors import RunError
 
-# Fields that may change between a run and its resumption (to extend a finished run).
-RESUMABLE_CHANGES = ("total_steps",)
+# Fields that may change between a run and its resumption: total_steps (to extend a finished
+# run) and how the processes of a multi-host run find each other (a new launch, new addresses).
+RESUMABLE_CHANGES = ("total_steps", "parallel.coordinator_address",
+                     "parallel.initialization_timeout_s", "parallel.heartbeat_timeout_s",
+                     "parallel.shutdown_timeout_s")
 LOCK_FILE = ".lock"
 
 
