@@ -14,6 +14,8 @@ Adam with beta1 = 0.5 for actor and critic, learning rate 1e-3. Everything else 
 critic loss, the temperature loss, mixed precision) is SAC's, shared with sac.py and common.py.
 """
 
+import dataclasses
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -55,57 +57,67 @@ def _networks(config, action_size, axis_name, outputs, dtype):
     return critic(True), critic(False), actor(True), actor(False)
 
 
-def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
-         axis_name: str | None = None, contact_force_size: int = 0) -> common.Agent:
-    dtype = jnp.dtype(config.compute_dtype)
-    head = make_value_head(config)
-    critic_train, critic_eval, actor_train, actor_eval = _networks(
-        config, action_size, axis_name, head.outputs, dtype)
-    encoder = Encoder(make_ofenet(config, observation_size, axis_name, contact_force_size,
-                                  dtype))
-    actor_tx = common.adam(config.actor_learning_rate, b1=config.adam_b1)
-    critic_tx = common.adam(config.critic_learning_rate, b1=config.adam_b1)
-    alpha_tx = common.adam(config.alpha_learning_rate)
+@dataclasses.dataclass(frozen=True)
+class _CrossQ:
+    """CrossQ's parts; its methods are the pure functions `make` hands to `common.assemble`."""
 
-    def init(key: jax.Array, ofenet, hp, step, state_key) -> CrossQState:
+    config: ml_collections.ConfigDict
+    observation_size: int
+    action_size: int
+    axis_name: str | None
+    head: object
+    encoder: Encoder
+    critic_train: object
+    critic_eval: object
+    actor_train: object
+    actor_eval: object
+    actor_tx: optax.GradientTransformation
+    critic_tx: optax.GradientTransformation
+    alpha_tx: optax.GradientTransformation
+
+    def init(self, key: jax.Array, ofenet, hp, step, state_key) -> CrossQState:
         actor_key, critic_key = jax.random.split(key)
         v = None if ofenet is None else ofenet.variables
-        obs, action = jnp.zeros((1, observation_size)), jnp.zeros((1, action_size))
-        actor_vars = actor_eval.init(actor_key, encoder.obs(v, obs))
-        critic_vars = critic_eval.init(critic_key, encoder.obs_action(v, obs, action))
+        obs = jnp.zeros((1, self.observation_size))
+        action = jnp.zeros((1, self.action_size))
+        actor_vars = self.actor_eval.init(actor_key, self.encoder.obs(v, obs))
+        critic_vars = self.critic_eval.init(critic_key, self.encoder.obs_action(v, obs, action))
         log_alpha = jnp.log(hp["init_alpha"])
         return CrossQState(
             actor_params=actor_vars["params"], critic_params=critic_vars["params"],
-            actor_opt_state=common.init_optimizer(actor_tx, actor_vars["params"],
+            actor_opt_state=common.init_optimizer(self.actor_tx, actor_vars["params"],
                                                   hp["actor_learning_rate"]),
-            critic_opt_state=common.init_optimizer(critic_tx, critic_vars["params"],
+            critic_opt_state=common.init_optimizer(self.critic_tx, critic_vars["params"],
                                                    hp["critic_learning_rate"]),
             ofenet=ofenet, hparams=hp, step=step, key=state_key,
             critic_batch_stats=critic_vars["batch_stats"],
             actor_batch_stats=actor_vars.get("batch_stats", {}), log_alpha=log_alpha,
-            alpha_opt_state=common.init_optimizer(alpha_tx, log_alpha,
+            alpha_opt_state=common.init_optimizer(self.alpha_tx, log_alpha,
                                                   hp["alpha_learning_rate"]))
 
-    def actor_variables(state: CrossQState) -> dict:
+    def actor_variables(self, state: CrossQState) -> dict:
         if not state.actor_batch_stats:
             return {"params": state.actor_params}
         return {"params": state.actor_params, "batch_stats": state.actor_batch_stats}
 
-    def sample(actor_out, key):
+    def sample(self, actor_out, key):
         mean, log_std = actor_out
         return tanh_gaussian_sample(mean, log_std, key,
-                                    common.batch_normal(key, mean.shape, axis_name))
+                                    common.batch_normal(key, mean.shape, self.axis_name))
 
-    def critic_update(state, batch, weight, alpha, next_key):
+    def critic_update(self, state, batch, weight, alpha, next_key):
+        """The joint forward of (s, a) and (s', a'), one critic step; (state, loss, q, y)."""
+        enc, head = self.encoder, self.head
         v = common.ofenet_variables(state)
-        next_action, next_log_prob = sample(
-            actor_eval.apply(actor_variables(state), encoder.obs(v, batch.next_obs)), next_key)
-        current = encoder.obs_action(v, batch.obs, batch.action)
-        following = encoder.obs_action(v, batch.next_obs, next_action)
+        next_action, next_log_prob = self.sample(
+            self.actor_eval.apply(self.actor_variables(state), enc.obs(v, batch.next_obs)),
+            next_key)
+        current = enc.obs_action(v, batch.obs, batch.action)
+        following = enc.obs_action(v, batch.next_obs, next_action)
 
         def loss_fn(params):
             (out, out_next), updates = joint_forward(
-                lambda x: critic_train.apply(
+                lambda x: self.critic_train.apply(
                     {"params": params, "batch_stats": state.critic_batch_stats}, x,
                     mutable=["batch_stats"]), current, following, out_axis=1, has_aux=True)
             next_q = jax.lax.stop_gradient(head.q(out_next))  # no target network
@@ -116,54 +128,69 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
 
         (loss, (q, target, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             state.critic_params)
-        params, opt_state = common.apply_gradients(critic_tx, state.critic_params,
-                                                   state.critic_opt_state, grads, axis_name)
+        params, opt_state = common.apply_gradients(self.critic_tx, state.critic_params,
+                                                   state.critic_opt_state, grads, self.axis_name)
         return state.replace(critic_params=params, critic_opt_state=opt_state,
                              critic_batch_stats=stats), loss, q, target
 
-    def delayed_update(state: CrossQState, batch: Transition, alpha, action_key):
-        v = common.ofenet_variables(state)
+    def delayed_update(self, state: CrossQState, batch: Transition, alpha, action_key):
+        """Actor (training mode; critic in inference mode) and temperature steps."""
+        enc, v = self.encoder, common.ofenet_variables(state)
         critic_vars = {"params": state.critic_params, "batch_stats": state.critic_batch_stats}
 
         def actor_loss_fn(params):
-            variables = {**actor_variables(state), "params": params}
-            out, updates = actor_train.apply(variables, encoder.obs(v, batch.obs),
-                                             mutable=["batch_stats"])
-            action, log_prob = sample(out, action_key)
-            q_pi = head.q(critic_eval.apply(critic_vars, encoder.obs_action(v, batch.obs,
-                                                                            action)))
+            variables = {**self.actor_variables(state), "params": params}
+            out, updates = self.actor_train.apply(variables, enc.obs(v, batch.obs),
+                                                  mutable=["batch_stats"])
+            action, log_prob = self.sample(out, action_key)
+            q_pi = self.head.q(self.critic_eval.apply(critic_vars,
+                                                      enc.obs_action(v, batch.obs, action)))
             return actor_loss(log_prob, q_pi, alpha), (log_prob,
                                                        updates.get("batch_stats", {}))
 
         (pi_loss, (log_prob, stats)), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
             state.actor_params)
         actor_params, actor_opt_state = common.apply_gradients(
-            actor_tx, state.actor_params, state.actor_opt_state, grads, axis_name)
+            self.actor_tx, state.actor_params, state.actor_opt_state, grads, self.axis_name)
         log_alpha, alpha_opt_state, alpha_loss = temperature_step(
-            config, alpha_tx, state, log_prob,
-            state.hparams["target_entropy_scale"] * action_size, axis_name)
+            self.config, self.alpha_tx, state, log_prob,
+            state.hparams["target_entropy_scale"] * self.action_size, self.axis_name)
         state = state.replace(actor_params=actor_params, actor_opt_state=actor_opt_state,
                               actor_batch_stats=stats, log_alpha=log_alpha,
                               alpha_opt_state=alpha_opt_state)
         return state, {"actor_loss": pi_loss, "alpha_loss": alpha_loss,
                        "entropy": -jnp.mean(log_prob)}
 
-    def update(state: CrossQState, batch: Transition, weight, step):
+    def update(self, state: CrossQState, batch: Transition, weight, step):
         key, next_key, action_key = jax.random.split(state.key, 3)
         alpha = jnp.exp(state.log_alpha)
-        state, q_loss, q, target = critic_update(state, batch, weight, alpha, next_key)
+        state, q_loss, q, target = self.critic_update(state, batch, weight, alpha, next_key)
         zeros = {"actor_loss": jnp.zeros(()), "alpha_loss": jnp.zeros(()),
                  "entropy": jnp.zeros(())}
         state, actor_metrics = jax.lax.cond(
-            step % config.policy_delay == 0,
-            lambda s: delayed_update(s, batch, alpha, action_key), lambda s: (s, zeros), state)
+            step % self.config.policy_delay == 0,
+            lambda s: self.delayed_update(s, batch, alpha, action_key), lambda s: (s, zeros),
+            state)
         return state.replace(key=key), {"critic_loss": q_loss, "alpha": alpha,
                                         "q_mean": jnp.mean(q), "td_abs": td_abs(q, target),
                                         **actor_metrics}
 
+
+def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
+         axis_name: str | None = None, contact_force_size: int = 0) -> common.Agent:
+    dtype = jnp.dtype(config.compute_dtype)
+    head = make_value_head(config)
+    encoder = Encoder(make_ofenet(config, observation_size, axis_name, contact_force_size,
+                                  dtype))
+    parts = _CrossQ(config, observation_size, action_size, axis_name, head, encoder,
+                    *_networks(config, action_size, axis_name, head.outputs, dtype),
+                    common.adam(config.actor_learning_rate, b1=config.adam_b1),
+                    common.adam(config.critic_learning_rate, b1=config.adam_b1),
+                    common.adam(config.alpha_learning_rate))
     return common.assemble(
         config, observation_size, action_size, encoder,
-        common.RLParts(init, update, lambda v, features: actor_eval.apply(v, features),
+        common.RLParts(parts.init, parts.update,
+                       lambda v, features: parts.actor_eval.apply(v, features),
                        lambda out, key, det, scale, hp: tanh_gaussian_act(out, key, det, scale),
-                       actor_variables),
+                       parts.actor_variables),
         axis_name)
