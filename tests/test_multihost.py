@@ -107,4 +107,4 @@ def test_two_processes_equal_one_and_only_process_0_logs(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     for a, b in zip(jax.tree.leaves(restored.env), jax.tree.leaves(carry.env)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert sorted(load_policies(workdir)) == [0, 1, 2, 3]  # the policy artifact, one device
+    assert [p.seed for p in load_policies(workdir)] == [0, 1, 2, 3]  # the policy artifact, one device

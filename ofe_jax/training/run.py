@@ -158,18 +158,21 @@ def _train(config: ml_collections.ConfigDict, workdir: str, stop: StopFlag) -> i
         if main_process:
             lock = workdir_lib.WorkdirLock(workdir).acquire()
             workdir_lib.prepare_workdir(workdir, config)
-            lock.record_holder()
-        return _train_locked(trainer, workdir, stop, main_process)
+        return _train_locked(trainer, workdir, stop, lock)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag, main_process: bool) -> int:
-    config = trainer.config
+def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag,
+                  lock: workdir_lib.WorkdirLock | None) -> int:
+    """The run once its workdir is locked (lock: None on processes other than 0)."""
+    config, main_process = trainer.config, lock is not None
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
     try:
         carry, start = _start(trainer, checkpoints)
+        if lock is not None:
+            lock.record_holder()  # the run goes ahead: a refused one changes no file
         logger = RunLogger(workdir, trainer.member_seeds(), trainer.plan.total_steps, start,
                            enabled=main_process, points=trainer.member_points())
         try:
