@@ -35,12 +35,14 @@ def _last_line(e: BaseException) -> str:
     return lines[-1] if lines else type(e).__name__
 
 
-def _unknown_field(e: Exception) -> str:
+def unknown_field(e: Exception, argv: list[str] | None = None) -> str:
+    """The message of an override of a config field the config lacks (`argv`: the overrides
+    given, sys.argv by default; a `--config.grid.<field>` among them names the grid rule)."""
     message = e
     while isinstance(message, BaseException) and message.args:
         message = message.args[0]
     detail = " ".join(str(message).replace("'", "").split())
-    field = next((a[len("--config."):].split("=")[0] for a in sys.argv
+    field = next((a[len("--config."):].split("=")[0] for a in (sys.argv if argv is None else argv)
                   if a.startswith("--config.grid.")), None)
     if field is not None and detail in field:
         from ofe_jax.config.choices import GRID_FIELDS
@@ -56,7 +58,7 @@ def parse(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError) as e:  # an override of a field the config lacks
-        fail(_unknown_field(e), 2)
+        fail(unknown_field(e), 2)
     except flags.Error as e:
         fail(_last_line(e), 2)
     except SyntaxError as e:

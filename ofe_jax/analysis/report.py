@@ -197,6 +197,9 @@ def write_markdown(path: str, stats: list[dict], pictures: dict[str, str], meta:
     published_note = ("- **Published (Gym v4, 1M steps)**: each project's own result file "
                       "(sources below each task's table); Gym v4, not our v5.")
     notes = [
+        ("- **Ours**: the tables under each \"our runs\" heading are this project's runs "
+         "(Gymnasium v5; step budget under \"steps reached\"); the rows under \"Published "
+         "rows\" are other work's, each with its Gym version, step budget and source."),
         ("- **final**: each seed's last evaluation return; **AUC**: each seed's mean evaluation "
          "return over the run (trapezoidal over env steps, divided by the step span)."),
         (f"- **IQM**: interquartile mean over seeds, convention `{meta['iqm_convention']}` "
@@ -221,7 +224,7 @@ def write_markdown(path: str, stats: list[dict], pictures: dict[str, str], meta:
         for algorithm in dict.fromkeys(s["algorithm"] for s in stats if s["task"] == task):
             rows = [s for s in stats if s["task"] == task and s["algorithm"] == algorithm]
             ref = reference_return(task, algorithm)
-            lines += [f"### {task} - {algorithm.upper()}", ""]
+            lines += [f"### {task} - {algorithm.upper()}: our runs (Gymnasium v5)", ""]
             lines += [f"OJK21 reference (Gym v2, large network, {algorithm.upper()}, step "
                       f"budget not stated): {ref if ref is not None else 'none'}", ""]
             lines += [("| variant | seeds | final mean | final IQM | final 95% CI | AUC mean | "

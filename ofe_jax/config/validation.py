@@ -211,8 +211,11 @@ def validate_mesh(config: ml_collections.ConfigDict, device_count: int | None = 
                           f"{device_count} are available")
 
 
-def validate(c: ml_collections.ConfigDict) -> tuple[int, int]:
-    """Checks the whole training config; returns the env's (observation_size, action_size)."""
+def validate(c: ml_collections.ConfigDict,
+             device_count: int | None = None) -> tuple[int, int]:
+    """Checks the whole training config; returns the env's (observation_size, action_size).
+    device_count: the devices the mesh may use (None: jax.device_count(), which starts JAX's
+    backend; a large number checks all but the device count, without starting it)."""
     from ofe_jax import envs
 
     if c.env.name not in envs.NAMES:
@@ -223,7 +226,7 @@ def validate(c: ml_collections.ConfigDict) -> tuple[int, int]:
            c.env.normalize_obs)
     _validate_schedule(c)
     _validate_replay(c)
-    validate_mesh(c)
+    validate_mesh(c, device_count)
     env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
     validate_agent(c.agent, env.observation_size, env.action_size)
     _validate_grid(c, env.observation_size, env.action_size)

@@ -63,6 +63,16 @@ class WorkdirLock:
             self._fd = None
 
 
+def config_differences(saved: dict, current: dict) -> str:
+    """"field: old -> new, ..." (at most 4 named) of the fields in which a saved config.json
+    and a config (as JSON) differ, RESUMABLE_CHANGES aside; "" when a run may resume."""
+    a, b = flatten(saved), flatten(current)
+    differ = sorted(k for k in a.keys() | b.keys()
+                    if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
+    shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in differ[:4])
+    return shown + (", ..." if len(differ) > 4 else "")
+
+
 def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
     """Checks that the (locked) workdir holds no run of another config and records the resolved
     config as config.json."""
@@ -75,13 +85,10 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
         except (OSError, ValueError) as e:
             raise RunError(f"{path} is unreadable ({e}); move it away or use another "
                            f"--workdir") from e
-        a, b = flatten(saved), flatten(current)
-        differ = sorted(k for k in a.keys() | b.keys()
-                        if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
-        if differ:
-            shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in differ[:4])
-            raise RunError(f"workdir {workdir!r} holds a run of a different config ({shown}"
-                           f"{', ...' if len(differ) > 4 else ''}); use another --workdir")
+        shown = config_differences(saved, current)
+        if shown:
+            raise RunError(f"workdir {workdir!r} holds a run of a different config ({shown}); "
+                           f"use another --workdir")
     tmp = path + ".tmp"
     try:
         with open(tmp, "w") as f:
