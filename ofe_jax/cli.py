@@ -57,7 +57,11 @@ def parse(argv: list[str]) -> list[str]:
     parsing, so a file that does not load fails here too."""
     try:
         return flags.FLAGS(argv)
-    except (AttributeError, KeyError) as e:  # an override of a field the config lacks
+    except AttributeError as e:
+        if "get_config" in str(e):  # a config file (e.g. an empty one) without get_config()
+            fail(f"cannot load --config: the file defines no get_config() ({_last_line(e)})", 2)
+        fail(unknown_field(e), 2)  # an override of a field the config lacks
+    except KeyError as e:
         fail(unknown_field(e), 2)
     except flags.Error as e:
         fail(_last_line(e), 2)
