@@ -29,7 +29,7 @@ from ofe_jax.agents.encoder import Encoder, make_ofenet
 from ofe_jax.agents.sac import actor_loss, soft_q_target, tanh_gaussian_act, temperature_step
 from ofe_jax.networks import TanhGaussianActor, tanh_gaussian_sample
 from ofe_jax.networks.batch_renorm import joint_forward
-from ofe_jax.networks.crossq import RenormCritic, RenormSpec, RenormTanhGaussianActor
+from ofe_jax.networks.crossq import RenormCritic, RenormTanhGaussianActor, RenormTorso
 
 
 @flax.struct.dataclass
@@ -43,13 +43,15 @@ class CrossQState(AgentState):
 def _networks(config, action_size, axis_name, outputs, dtype):
     """(critic_train, critic_eval, actor_train, actor_eval) sharing variables pairwise."""
     b, cn, an = config.batch_renorm, config.critic_network, config.network
-    renorm = RenormSpec(b.momentum, b.epsilon, b.r_max, b.d_max, b.warmup_steps, axis_name)
-    critic = lambda train: RenormCritic(cn.kind, cn.units, cn.layers, cn.activation, train,
-                                        renorm, config.num_critics, outputs, dtype)
+    renorm = dict(momentum=b.momentum, epsilon=b.epsilon, r_max=b.r_max, d_max=b.d_max,
+                  warmup_steps=b.warmup_steps, axis_name=axis_name)
+    critic_torso = RenormTorso(cn.kind, cn.units, cn.layers, cn.activation, **renorm)
+    critic = lambda train: RenormCritic(critic_torso.mode(train), config.num_critics, outputs,
+                                        dtype)
     if b.actor:
+        actor_torso = RenormTorso(an.kind, an.units, an.layers, an.activation, **renorm)
         actor = lambda train: RenormTanhGaussianActor(
-            action_size, an.kind, an.units, an.layers, an.activation, train, renorm,
-            config.log_std_min, config.log_std_max, dtype)
+            action_size, actor_torso.mode(train), config.log_std_min, config.log_std_max, dtype)
     else:
         actor = lambda train: TanhGaussianActor(action_size, an.kind, an.units, an.layers,
                                                 an.activation, an.layer_norm,

@@ -2,8 +2,8 @@
 on the input and after every hidden layer, as in the authors' code (sbx layout:
 BRN(x) -> [Dense -> act -> BRN] x layers -> head).
 
-`train` is a module attribute: a training-mode module normalises with the batch's statistics and
-updates the running ones (apply with mutable=["batch_stats"]); an inference-mode module with the
+`train` (in the `RenormTorso` spec) makes a module normalise with the batch's statistics and
+update the running ones (apply with mutable=["batch_stats"]); an inference-mode module with the
 same variables uses the running statistics.
 """
 
@@ -15,14 +15,21 @@ import jax
 import jax.numpy as jnp
 
 from ofe_jax.networks.batch_renorm import BatchRenorm
+from ofe_jax.networks.heads import gaussian_head, q_head
 from ofe_jax.networks.mlp import activation_fn
 
 
 @dataclasses.dataclass(frozen=True)
-class RenormSpec:
-    """BatchRenorm's settings (CrossQ's code: momentum 0.99, eps 1e-3, r_max 3, d_max 5, 100k
-    warm-up calls of plain batch norm)."""
+class RenormTorso:
+    """A BatchRenorm MLP: `kind` "mlp" | "dense" (DenseNet, OJK21), `layers` x `units`, the
+    hidden activation, training or inference mode, and BatchRenorm's settings (CrossQ's code:
+    momentum 0.99, eps 1e-3, r_max 3, d_max 5, 100k warm-up calls of plain batch norm)."""
 
+    kind: str = "mlp"
+    units: int = 256
+    layers: int = 2
+    activation: str = "relu"
+    train: bool = False
     momentum: float = 0.99
     epsilon: float = 1e-3
     r_max: float = 3.0
@@ -30,63 +37,48 @@ class RenormSpec:
     warmup_steps: int = 100_000
     axis_name: str | None = None
 
+    def mode(self, train: bool) -> "RenormTorso":
+        return dataclasses.replace(self, train=train)
+
 
 class RenormMLP(nn.Module):
     """BRN(x), then per layer h = BRN(act(Dense(units)(x))); "mlp": x = h, "dense": x =
-    concat(x, h) (DenseNet, OJK21). Output [..., units] or [..., in + layers * units]."""
+    concat(x, h). Output [..., units] or [..., in + layers * units]."""
 
-    kind: str
-    units: int
-    layers: int
-    activation: str
-    train: bool
-    renorm: RenormSpec
+    torso: RenormTorso
     dtype: Any = jnp.float32
 
     def _norm(self):
-        r = self.renorm
-        return BatchRenorm(use_running_average=not self.train, momentum=r.momentum,
-                           epsilon=r.epsilon, r_max=r.r_max, d_max=r.d_max,
-                           warmup_steps=r.warmup_steps, axis_name=r.axis_name, dtype=self.dtype)
+        t = self.torso
+        return BatchRenorm(use_running_average=not t.train, momentum=t.momentum,
+                           epsilon=t.epsilon, r_max=t.r_max, d_max=t.d_max,
+                           warmup_steps=t.warmup_steps, axis_name=t.axis_name, dtype=self.dtype)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        t = self.torso
         x = self._norm()(x)
-        for _ in range(self.layers):
-            h = self._norm()(activation_fn(self.activation)(nn.Dense(self.units,
-                                                                     dtype=self.dtype)(x)))
-            x = jnp.concatenate([x, h], axis=-1) if self.kind == "dense" else h
+        for _ in range(t.layers):
+            h = self._norm()(activation_fn(t.activation)(nn.Dense(t.units, dtype=self.dtype)(x)))
+            x = jnp.concatenate([x, h], axis=-1) if t.kind == "dense" else h
         return x
 
 
 class _RenormQ(nn.Module):
-    kind: str
-    units: int
-    layers: int
-    activation: str
-    train: bool
-    renorm: RenormSpec
+    torso: RenormTorso
     outputs: int
     dtype: Any
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = RenormMLP(self.kind, self.units, self.layers, self.activation, self.train,
-                      self.renorm, self.dtype)(x)
-        out = nn.Dense(self.outputs, dtype=self.dtype)(h).astype(jnp.float32)
-        return out[..., 0] if self.outputs == 1 else out
+        return q_head(RenormMLP(self.torso, self.dtype)(x), self.outputs, self.dtype)
 
 
 class RenormCritic(nn.Module):
     """`num_critics` BatchRenorm Q networks (an ensemble axis on params and batch_stats).
     Input [..., F]; output [num_critics, ...] (or [num_critics, ..., outputs])."""
 
-    kind: str
-    units: int
-    layers: int
-    activation: str
-    train: bool
-    renorm: RenormSpec
+    torso: RenormTorso
     num_critics: int = 2
     outputs: int = 1
     dtype: Any = jnp.float32
@@ -96,28 +88,19 @@ class RenormCritic(nn.Module):
         ensemble = nn.vmap(_RenormQ, variable_axes={"params": 0, "batch_stats": 0},
                            split_rngs={"params": True}, in_axes=None, out_axes=0,
                            axis_size=self.num_critics)
-        return ensemble(self.kind, self.units, self.layers, self.activation, self.train,
-                        self.renorm, self.outputs, self.dtype)(x)
+        return ensemble(self.torso, self.outputs, self.dtype)(x)
 
 
 class RenormTanhGaussianActor(nn.Module):
     """SAC/CrossQ policy on a BatchRenorm torso: (mean, log_std) of the pre-tanh Gaussian."""
 
     action_size: int
-    kind: str
-    units: int
-    layers: int
-    activation: str
-    train: bool
-    renorm: RenormSpec
+    torso: RenormTorso
     log_std_min: float = -20.0
     log_std_max: float = 2.0
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h = RenormMLP(self.kind, self.units, self.layers, self.activation, self.train,
-                      self.renorm, self.dtype)(x)
-        mean = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
-        log_std = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
-        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        return gaussian_head(RenormMLP(self.torso, self.dtype)(x), self.action_size,
+                             self.log_std_min, self.log_std_max, self.dtype)

@@ -31,9 +31,22 @@ class TanhGaussianActor(nn.Module):
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm,
                        self.dtype)(x)
-        mean = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
-        log_std = nn.Dense(self.action_size, dtype=self.dtype)(h).astype(jnp.float32)
-        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)  # [..., A] each
+        return gaussian_head(h, self.action_size, self.log_std_min, self.log_std_max,
+                             self.dtype)
+
+
+def gaussian_head(h: jax.Array, action_size: int, log_std_min: float, log_std_max: float,
+                  dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """(mean, clipped log_std) [..., A] each, float32, from features h (in a compact scope)."""
+    mean = nn.Dense(action_size, dtype=dtype)(h).astype(jnp.float32)
+    log_std = nn.Dense(action_size, dtype=dtype)(h).astype(jnp.float32)
+    return mean, jnp.clip(log_std, log_std_min, log_std_max)
+
+
+def q_head(h: jax.Array, outputs: int, dtype: Any) -> jax.Array:
+    """Q [...] (outputs 1) or [..., outputs] logits, float32, from features h."""
+    out = nn.Dense(outputs, dtype=dtype)(h).astype(jnp.float32)
+    return out[..., 0] if outputs == 1 else out
 
 
 class DeterministicActor(nn.Module):
@@ -67,8 +80,7 @@ class _QNetwork(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         h = make_torso(self.kind, self.units, self.layers, self.activation, self.layer_norm,
                        self.dtype)(x)
-        out = nn.Dense(self.outputs, dtype=self.dtype)(h).astype(jnp.float32)
-        return out[..., 0] if self.outputs == 1 else out
+        return q_head(h, self.outputs, self.dtype)
 
 
 class EnsembleCritic(nn.Module):
