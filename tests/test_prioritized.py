@@ -10,7 +10,7 @@ from _batches import random_batch, tiny_config
 import ml_collections
 
 from ofe_jax import agents, replay
-from ofe_jax.agents import common
+from ofe_jax.agents import critic
 from ofe_jax.replay import prioritized
 from ofe_jax.training import exploration_ladder
 
@@ -109,10 +109,10 @@ def test_weighted_critic_loss_and_td_errors_hand_computed():
     q = jnp.array([[1.0, 2.0], [3.0, 0.0]])  # [C=2, B=2]
     target = jnp.array([0.0, 1.0])
     # unweighted: mean([1, 1]) + mean([9, 1]) = 1 + 5 = 6
-    np.testing.assert_allclose(common.critic_loss(q, target), 6.0)
+    np.testing.assert_allclose(critic.critic_loss(q, target), 6.0)
     # weights [0.5, 1]: mean([0.5, 1]) + mean([4.5, 1]) = 0.75 + 2.75 = 3.5
-    np.testing.assert_allclose(common.critic_loss(q, target, jnp.array([0.5, 1.0])), 3.5)
-    td = common.td_abs(q, target)
+    np.testing.assert_allclose(critic.critic_loss(q, target, jnp.array([0.5, 1.0])), 3.5)
+    td = critic.td_abs(q, target)
     np.testing.assert_allclose(td, [2.0, 1.0])  # mean(|1|, |3|), mean(|1|, |1|)
 
 
