@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import tqdm
-from tensorboardX import SummaryWriter
 
 COLUMNS = ("step", "seed", "episode_return", "episode_length", "episodes", "eval_return",
            "critic_loss", "actor_loss", "alpha", "alpha_loss", "entropy", "q_mean",
@@ -34,6 +33,8 @@ class RunLogger:
         self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS, extrasaction="ignore")
         if new:
             self._csv.writeheader()
+        from tensorboardX import SummaryWriter  # here: imports torch where installed (~2 s)
+
         self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
         self._bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step",
                               dynamic_ncols=True, smoothing=0.1)

@@ -19,7 +19,6 @@ import jax
 import ml_collections
 import numpy as np
 
-from ofe_jax.analysis import figures
 from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.config import validation
 from ofe_jax.errors import UserError
@@ -184,5 +183,7 @@ def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag,
     finally:
         checkpoints.close()
     if code == 0 and main_process:
+        from ofe_jax.analysis import figures  # matplotlib, scipy: only at the end
+
         figures.learning_curve(workdir)
     return code
