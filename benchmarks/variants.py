@@ -120,10 +120,12 @@ def main(argv=None) -> dict:
         print(f"{name}: final {r['final_mean']:.0f} (seeds {[round(x) for x in r['final_per_seed']]}), "
               f"{r['wall_s']:.0f} s, {r['updates_per_s_per_seed']:.1f} updates/s per seed",
               flush=True)
-    figure = plot(rows, args.plot or args.out.rsplit(".", 1)[0] + ".png")
-    record = run.finish({"rows": rows, "figure": figure},
-                        method=__doc__.split("\n\n")[2].replace("\n", " "), note=args.note)
-    common.write_json(args.out, record)
+        # after every variant, so that a run cut short keeps what it measured
+        figure = plot(rows, args.plot or args.out.rsplit(".", 1)[0] + ".png")
+        done = [r["variant"] for r in rows]
+        record = run.finish({"rows": rows, "figure": figure, "complete": done == args.variants},
+                            method=__doc__.split("\n\n")[2].replace("\n", " "), note=args.note)
+        common.write_json(args.out, record)
     return record
 
 
