@@ -7,9 +7,10 @@
 Variants (every other setting the baseline's: Adam 3e-4, batch 256, 1 update per env step):
   baseline   SAC, MLP 256x2 (the OJK21 table's "mlp")
   hl_gauss   + HL-Gauss critic (101 bins on HalfCheetah's support, configs/hl_gauss.py)
-  simba      SimBa torso 256 x 2 blocks + observation normalisation (the paper's critic is 512
-             wide; 256 here for the CPU)
-  crossq     CrossQ with its paper's settings but a 256-wide critic (paper: 2048; CPU)
+  simba      SimBa torso `--simba-units` (256) x 2 blocks + observation normalisation (the
+             paper's critic is 512 wide; narrower here for the CPU)
+  crossq     CrossQ with its paper's settings but a `--crossq-units` (256) wide critic (paper:
+             2048; CPU)
   ofenet     OFENet (8 blocks, 240 units) + DenseMLP 256x2
 `--random-steps` uniform-random steps first (and as many OFENet pretraining updates); the
 deterministic evaluation (10 episodes per seed, in the compiled loop) every `--eval-every`.
@@ -18,6 +19,7 @@ deterministic evaluation (10 episodes per seed, in the compiled loop) every `--e
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -36,9 +38,9 @@ def variant_config(name: str, args):
     else:
         c = paper.get_config(f"{args.task},sac,mlp")
     if name == "simba":
-        c.agent.network.units = 256  # CPU budget (paper: 512)
+        c.agent.network.units = args.simba_units  # CPU budget (paper: 512)
     if name == "crossq":
-        c.agent.critic_network.units = 256  # CPU budget (paper: 2048)
+        c.agent.critic_network.units = args.crossq_units  # CPU budget (paper: 2048)
     if name == "ofenet":
         c.agent.network.kind = "dense"
         c.agent.ofenet.enabled = True
@@ -106,13 +108,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--random-steps", type=int, default=5_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
+    parser.add_argument("--simba-units", type=int, default=256)
+    parser.add_argument("--crossq-units", type=int, default=256)
     parser.add_argument("--out", default="benchmarks/results/variants_cpu.json")
     parser.add_argument("--plot", default=None, help="PNG (default: --out with .png)")
     parser.add_argument("--note", default="")
+    parser.add_argument("--earlier", default=None,
+                        help="a result JSON of this benchmark whose rows join this one's (figure "
+                             "and 'earlier_rows'; its command, date and load stay in that file)")
     args = parser.parse_args(argv)
     run = common.Run("variants", argv, vars(args))
     print(run.banner(f"{len(args.variants)} variants, {args.task}, {args.steps} steps x "
                      f"{args.seeds} seeds"), flush=True)
+    earlier = []
+    if args.earlier:
+        with open(args.earlier) as f:
+            earlier = [dict(r, run=args.earlier) for r in json.load(f)["results"]["rows"]]
     rows = []
     for name in args.variants:
         rows.append(run_variant(name, args))
@@ -121,9 +132,10 @@ def main(argv=None) -> dict:
               f"{r['wall_s']:.0f} s, {r['updates_per_s_per_seed']:.1f} updates/s per seed",
               flush=True)
         # after every variant, so that a run cut short keeps what it measured
-        figure = plot(rows, args.plot or args.out.rsplit(".", 1)[0] + ".png")
+        figure = plot(earlier + rows, args.plot or args.out.rsplit(".", 1)[0] + ".png")
         done = [r["variant"] for r in rows]
-        record = run.finish({"rows": rows, "figure": figure, "complete": done == args.variants},
+        record = run.finish({"rows": rows, "earlier_rows": earlier, "figure": figure,
+                             "complete": done == args.variants},
                             method=__doc__.split("\n\n")[2].replace("\n", " "), note=args.note)
         common.write_json(args.out, record)
     return record
