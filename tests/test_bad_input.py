@@ -2,7 +2,8 @@
 `error:`, a non-zero exit code, no traceback, and leaves an existing run's workdir unchanged.
 
 The cases run as subprocesses, a few at a time, from one module fixture; each against its own
-copy of a finished run's workdir (digests compared before and after)."""
+copy of a finished run's workdir (digests compared before and after), except the FRESH cases,
+which point at a workdir that does not exist yet and must not create it."""
 
 import concurrent.futures
 import os
@@ -71,8 +72,9 @@ CASES = {
                                            "--config.parallel.data_devices=3"],
                                           "parallel.data_devices=3 does not divide "
                                           "env.num_envs=8"),
-    "multi_host_without_coordinator": ([QUICK, "--config.parallel.num_processes=2"],
-                                       "needs parallel.coordinator_address"),
+    "multi_host_without_coordinator": (["--config.parallel.num_processes=2"],  # default config
+                                       "parallel.num_processes=2 needs "
+                                       "parallel.coordinator_address"),
     "unknown_field": ([QUICK, "--config.no_such_field=1"], "unknown config field no_such_field"),
     "config_is_a_directory": (["--config=configs"], "cannot load --config"),
     "config_is_empty": (["--config={tmp}/empty.py"], "cannot load --config"),
@@ -84,7 +86,8 @@ CASES = {
     "paper_spec_incomplete": (["--config=configs/paper.py:Hopper-v5,sac"],
                               "configs/paper.py takes 'task,algorithm,variant'"),
     "resume_with_other_network": ([QUICK, *SHORT, "--config.agent.network.units=32"],
-                                  "holds a run of a different config"),
+                                  "holds a run of a different config "
+                                  "(agent.network.units: 64 -> 32)"),
     "unexpected_argument": ([QUICK, "extra"], "unexpected arguments: extra"),
     "unknown_critic_loss": ([QUICK, "--config.agent.critic_loss=huber"],
                             "agent.critic_loss must be one of ['mse', 'hl_gauss']"),
@@ -110,6 +113,11 @@ CASES = {
                            "grid.tau=2: agent.tau must be in (0, 1]"),
 }
 WORKDIR_IS_A_FILE = "workdir_is_a_file"
+WORKDIR_UNDER_A_FILE = "workdir_under_a_file"
+WORKDIR_CASES = {WORKDIR_IS_A_FILE: "{tmp}/a_file", WORKDIR_UNDER_A_FILE: "{tmp}/a_file/run"}
+# Run against a workdir that does not exist: it must not be created.
+FRESH = ("unknown_env", "total_steps_zero", "num_envs_zero", "seeds_zero", "unknown_field",
+         "multi_host_without_coordinator")
 
 
 def _prepare(tmp) -> None:
@@ -134,24 +142,26 @@ def results(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-2000:]
 
     def one(name):
-        if name == WORKDIR_IS_A_FILE:
-            return _run([QUICK, *SHORT], tmp / "a_file"), None, None
+        if name in WORKDIR_CASES:
+            return _run([QUICK, *SHORT], WORKDIR_CASES[name].format(tmp=tmp)), None, None
         workdir = tmp / name
-        shutil.copytree(finished, workdir)
-        before = digest(workdir)
+        if name not in FRESH:
+            shutil.copytree(finished, workdir)
+        before = digest(workdir) if name not in FRESH else None
         args = [a.replace("{tmp}", str(tmp)) for a in CASES[name][0]]
-        return _run(args, workdir), before, digest(workdir)
+        result = _run(args, workdir)
+        return result, before, digest(workdir) if workdir.exists() else None
 
-    names = [*CASES, WORKDIR_IS_A_FILE]
+    names = [*CASES, *WORKDIR_CASES]
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         return dict(zip(names, pool.map(one, names)))
 
 
 def test_the_table_is_large_enough():
-    assert len(CASES) + 1 >= 30
+    assert len(CASES) + len(WORKDIR_CASES) >= 30 and set(FRESH) <= set(CASES)
 
 
-@pytest.mark.parametrize("name", [*CASES, WORKDIR_IS_A_FILE])
+@pytest.mark.parametrize("name", [*CASES, *WORKDIR_CASES])
 def test_bad_input_gets_one_error_line(results, name):
     result, before, after = results[name]
     expected = CASES[name][1] if name in CASES else "is not writable"
@@ -160,4 +170,4 @@ def test_bad_input_gets_one_error_line(results, name):
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
     assert expected in lines[0], lines[0]
-    assert before == after  # nothing in the existing workdir changed
+    assert before == after  # nothing in the existing workdir changed (a fresh one: not created)

@@ -1,11 +1,10 @@
-"""The command line end to end: quick start, outputs, resume, Ctrl-C, bad input, NaN guard."""
+"""The command line end to end: quick start, outputs, resume, a corrupt checkpoint, the NaN guard,
+plot and evaluate (bad input: test_bad_input.py; signals: test_reliability.py)."""
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -45,51 +44,8 @@ def test_rerun_of_a_finished_run_resumes_and_does_nothing(finished_run, tmp_path
         k: v for k, v in before.items() if "checkpoints" in k}
 
 
-@pytest.mark.parametrize("flag,message", [
-    ("--config.env.name=Hoper-v5", "error: env.name: unknown environment 'Hoper-v5'"),
-    ("--config.total_steps=0", "error: total_steps must be an int >= 1, got 0"),
-    ("--config.env.num_envs=0", "error: env.num_envs must be an int >= 1, got 0"),
-    ("--config.seeds=0", "error: seeds must be an int >= 1, got 0"),
-    ("--config.no_such_field=1", "error: unknown config field no_such_field"),
-])
-def test_bad_config_gives_one_error_line(flag, message, tmp_path):
-    workdir = tmp_path / "run"
-    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", flag)
-    assert result.returncode != 0
-    lines = error_lines(result)
-    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
-    assert not workdir.exists()  # nothing written
-
-
-def test_multi_host_without_coordinator(tmp_path):
-    result = run_main(f"--workdir={tmp_path / 'run'}", "--config.parallel.num_processes=2")
-    assert result.returncode != 0
-    lines = error_lines(result)
-    assert len(lines) == 1 and "needs parallel.coordinator_address" in lines[0], \
-        result.stderr[-2000:]
-    assert not (tmp_path / "run").exists()
-
-
-def test_unwritable_workdir(tmp_path):
-    blocker = tmp_path / "a_file"
-    blocker.write_text("not a directory")
-    result = run_main(f"--workdir={blocker}/run", *SHORT)
-    assert result.returncode != 0
-    lines = error_lines(result)
-    assert len(lines) == 1 and "is not writable" in lines[0], result.stderr[-2000:]
-
-
-def test_workdir_of_a_different_config_is_refused(finished_run, tmp_path):
-    workdir = str(tmp_path / "copy")
-    shutil.copytree(finished_run, workdir)
-    before = digest(workdir)
-    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT,
-                      "--config.agent.network.units=32")
-    assert result.returncode != 0
-    lines = error_lines(result)
-    assert len(lines) == 1 and "holds a run of a different config" in lines[0]
-    assert "agent.network.units: 64 -> 32" in lines[0]
-    assert digest(workdir) == before
+# Bad config values, a multi-host run without a coordinator, an unwritable workdir and a workdir
+# of another config: tests/test_bad_input.py (one table of CLI cases).
 
 
 def test_corrupt_checkpoint_is_reported_and_left_alone(finished_run, tmp_path):
@@ -107,26 +63,6 @@ def test_corrupt_checkpoint_is_reported_and_left_alone(finished_run, tmp_path):
     lines = error_lines(result)
     assert len(lines) == 1 and "is unreadable" in lines[0], result.stderr[-2000:]
     assert digest(workdir) == before
-
-
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    workdir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ofe_jax.main", f"--workdir={workdir}", *SHORT,
-         "--config.total_steps=200000", "--config.checkpoint_every=100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics = workdir / "metrics.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline and process.poll() is None:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-2000:]
-    assert "interrupted: checkpoint saved at step" in stderr
-    step = Checkpointer(str(workdir / "checkpoints"), 3).latest_step()
-    assert step is not None and step >= 400 and step % 200 == 0
 
 
 def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):

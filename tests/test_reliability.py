@@ -60,9 +60,11 @@ def test_stop_flag_records_the_signal_and_restores_the_handlers(signum, code):
 
 
 def test_preemption_signal_saves_and_exits_with_its_code(tmp_path):
-    signum, code = signal.SIGTERM, 143  # SIGINT: test_main.py; SIGUSR1: the same path
+    """No checkpoint is due before step 100000: the one found was saved because of the signal.
+    (SIGINT: the end of test_one_writer_per_workdir; SIGUSR1: the same path.)"""
+    signum, code = signal.SIGTERM, 143
     workdir = str(tmp_path / "run")
-    process = start_main(workdir, *LONG)
+    process = start_main(workdir, *LONG, "--config.checkpoint_every=100000")
     wait_for_rows(workdir, 2, process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
@@ -121,9 +123,12 @@ def test_one_writer_per_workdir(tmp_path):
         assert len(lines) == 1 and "is in use by host" in lines[0], second.stderr[-2000:]
         assert f"pid {first.pid}" in lines[0]
     finally:
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=120)
-    assert first.returncode == 130
+        first.send_signal(signal.SIGINT)  # Ctrl-C: the chunk ends, a checkpoint, exit 130
+        _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stderr[-2000:]
+    step = latest_step(workdir)
+    assert f"interrupted: checkpoint saved at step {step} (SIGINT)" in stderr
+    assert step >= 400 and step % 200 == 0
     # The lock file stays behind with the dead holder's pid; it does not block.
     assert f"pid {first.pid}" in open(os.path.join(workdir, ".lock")).read()
     result = run_main(f"--workdir={workdir}", *LONG, "--config.total_steps=800")

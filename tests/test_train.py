@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -47,18 +48,31 @@ def _leaves_equal(a, b) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def test_resume_is_bitwise_identical(tmp_path):
-    config = tiny_config(seeds=2)
-    trainer = Trainer(config)
-    carry, _ = trainer.run_chunk(trainer.init(trainer.seed_keys()))
+@pytest.fixture(scope="module")
+def seeds_runs():
+    """(many, one, carry, metrics): a seeds=3 Trainer (seeds 5, 6, 7) after its first chunk
+    (150 random + 50 learning iterations) and a seeds=1 Trainer of the same config, compiled
+    once for the seeds, resume and grid tests. run_chunk donates its argument: tests that go
+    on from `carry` copy it first."""
+    many = Trainer(tiny_config(seeds=3, seed=5, random_steps=150))
+    one = Trainer(tiny_config(seeds=1, seed=5, random_steps=150))
+    carry, metrics = many.run_chunk(many.init(many.seed_keys()))
+    return many, one, carry, metrics
+
+
+def test_resume_is_bitwise_identical(seeds_runs, tmp_path):
+    """The second chunk from a checkpoint of the first equals the uninterrupted second chunk.
+    The restored carry alone carries the run on (a new process builds an equal Trainer; the
+    compiled Trainer is reused here)."""
+    trainer, _, first, _ = seeds_runs
+    carry = jax.tree.map(jnp.copy, first)
     checkpoints = Checkpointer(str(tmp_path / "ckpt"), keep=2)
     checkpoints.save(int(carry.step), carry, trainer.policy(carry), {"step": int(carry.step)})
     uninterrupted, metrics = trainer.run_chunk(carry)
 
-    resumed_trainer = Trainer(config)  # a new process would build a new Trainer
-    restored = checkpoints.restore_carry(resumed_trainer.abstract_carry())
+    restored = checkpoints.restore_carry(trainer.abstract_carry())
     assert int(restored.step) == 200
-    resumed, resumed_metrics = resumed_trainer.run_chunk(restored)
+    resumed, resumed_metrics = trainer.run_chunk(restored)
     checkpoints.close()
     assert jax.tree.structure(resumed) == jax.tree.structure(uninterrupted)
     assert _leaves_equal(resumed.buffer, uninterrupted.buffer)  # replay contents
@@ -68,7 +82,7 @@ def test_resume_is_bitwise_identical(tmp_path):
     assert int(resumed.buffer.size[0]) == 400 and np.isfinite(metrics["critic_loss"]).all()
 
 
-def test_seeds_axis_equals_separate_runs():
+def test_seeds_axis_equals_separate_runs(seeds_runs):
     """Seed s of a seeds=3 run against a seeds=1 run of seed s.
 
     The random phase (data, keys, env physics) is bitwise equal. Once updates start, the two
@@ -76,10 +90,7 @@ def test_seeds_axis_equals_separate_runs():
     sums round differently at the ulp level (tests/test_agents.py), and the closed loop
     (policy -> env -> data) amplifies that. After 50 updates losses agree to ~1e-3 relative;
     a seed mix-up differs by >5% (checked below)."""
-    # 150 random + 50 learning iterations in one chunk
-    many = Trainer(tiny_config(seeds=3, seed=5, random_steps=150))
-    one = Trainer(tiny_config(seeds=1, seed=5, random_steps=150))
-    carry, metrics = many.run_chunk(many.init(many.seed_keys()))
+    many, one, carry, metrics = seeds_runs  # 150 random + 50 learning iterations, one chunk
     for s in range(3):
         keys = Trainer(tiny_config(seeds=1, seed=5 + s)).seed_keys()
         np.testing.assert_array_equal(keys[0], many.seed_keys()[s])
@@ -151,7 +162,8 @@ def test_bad_config_values(field, value, message):
 def test_sac_learns_inverted_pendulum():
     """The quick-start config, 2 seeds in one program, its 15k-step budget: each seed's
     evaluation return reaches >= 900 (max 1000). When within the budget varies with the seed
-    (measured over 4 seeds: from 4k to 15k steps), so every seed gets the whole budget."""
+    (measured over 4 seeds: from 4k to 15k steps), so every seed gets the whole budget; the
+    run stops once both have."""
     c = quickstart.get_config()
     c.seeds = 2
     trainer = Trainer(c)
@@ -161,6 +173,8 @@ def test_sac_learns_inverted_pendulum():
         carry, _ = trainer.run_chunk(carry)
         if int(carry.step) >= 4000:
             best = np.maximum(best, np.asarray(trainer.eval_return(carry)))
+            if (best >= 900).all():
+                break
     assert (best >= 900).all(), best
 
 
@@ -234,11 +248,14 @@ def test_observation_normalisation_statistics_and_raw_replay():
         atol=1e-6)
 
 
-def test_a_learning_rate_grid_equals_the_separate_runs():
+def test_a_learning_rate_grid_equals_the_separate_runs(seeds_runs):
     """grid.critic_learning_rate=1e-3,3e-3 with 2 seeds: 4 members in one program; a member of
     each point (with different seeds) equals the single run of its (learning rate, seed) to the
     seeds test's tolerance (random phase bitwise; losses after 50 updates to 1e-2 relative),
-    and the two points differ."""
+    and the two points differ. The single run at 1e-3 (the config's own rate) is the seeds
+    test's seeds=1 Trainer started from seed 3's keys."""
+    _, one, _, _ = seeds_runs
+    assert one.config.agent.critic_learning_rate == 1e-3
     c = tiny_config(seeds=2, seed=3, random_steps=150)
     c.grid.critic_learning_rate = "1e-3,3e-3"
     grid = Trainer(c)
@@ -247,8 +264,9 @@ def test_a_learning_rate_grid_equals_the_separate_runs():
     for m, (lr, seed) in [(0, (1e-3, 3)), (3, (3e-3, 4))]:  # members: (lr, seed) 3, 4, 3, 4
         single_config = tiny_config(seeds=1, seed=seed, random_steps=150)
         single_config.agent.critic_learning_rate = lr
-        single = Trainer(single_config)
-        single_carry, single_metrics = single.run_chunk(single.init(single.seed_keys()))
+        single = one if lr == 1e-3 else Trainer(single_config)
+        keys = Trainer(single_config).seed_keys()  # seed_keys compiles nothing
+        single_carry, single_metrics = single.run_chunk(single.init(keys))
         np.testing.assert_array_equal(carry.buffer.data.obs[m, :150],
                                       single_carry.buffer.data.obs[0, :150])
         assert float(carry.agent.hparams["critic_learning_rate"][m]) == np.float32(lr)
