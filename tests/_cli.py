@@ -6,6 +6,20 @@ import os
 import subprocess
 import sys
 
+# The command-line runs of the tests are compile-bound (a few hundred steps of tiny networks):
+# with XLA's backend optimisations off they take ~28% less CPU (measured on a 2-core Xeon: the
+# quick start for 600 steps, 21.7 -> 15.3 CPU-s). What they test (files, exit codes, messages,
+# resume) does not depend on it; runs compared with each other all use it.
+FAST_COMPILE = "--xla_backend_optimization_level=0"
+
+
+def cli_env(**extra) -> dict:
+    """os.environ with FAST_COMPILE added to XLA_FLAGS (and `extra` set)."""
+    env = {**os.environ, **extra}
+    env["XLA_FLAGS"] = " ".join(f for f in (env.get("XLA_FLAGS", ""), FAST_COMPILE) if f)
+    return env
+
+
 SHORT = ["--config.total_steps=600", "--config.log_every=200", "--config.random_steps=200",
          "--config.eval_every=200", "--config.checkpoint_every=400", "--config.eval_episodes=2",
          "--config.replay.capacity=5000"]
@@ -13,7 +27,7 @@ SHORT = ["--config.total_steps=600", "--config.log_every=200", "--config.random_
 
 def run_main(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "ofe_jax.main", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=cli_env())
 
 
 def digest(workdir) -> dict:

@@ -3,7 +3,9 @@ and exits non-zero on the first failure."""
 
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+from _cli import FAST_COMPILE  # noqa: E402  (compile-bound checks: see tests/_cli.py)
+
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count=4 {FAST_COMPILE}"
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from _cli import SHORT, digest
+from _cli import SHORT, cli_env, digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--config=configs/quickstart.py"
@@ -129,7 +129,7 @@ def _prepare(tmp) -> None:
 
 def _run(args, workdir):
     return subprocess.run([sys.executable, "-m", "ofe_jax.main", f"--workdir={workdir}", *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=cli_env())
 
 
 @pytest.fixture(scope="module")

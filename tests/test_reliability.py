@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from _cli import SHORT, digest, error_lines, run_main
+from _cli import SHORT, cli_env, digest, error_lines, run_main
 from ofe_jax.checkpoint import Checkpointer
 
 LONG = [*SHORT, "--config.total_steps=200000", "--config.checkpoint_every=200"]
@@ -18,7 +18,8 @@ LONG = [*SHORT, "--config.total_steps=200000", "--config.checkpoint_every=200"]
 
 def start_main(workdir, *args):
     return subprocess.Popen([sys.executable, "-m", "ofe_jax.main", f"--workdir={workdir}", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env())
 
 
 def wait_for_rows(workdir, rows: int, process, timeout: float = 240) -> None:
@@ -114,7 +115,7 @@ def test_one_writer_per_workdir(tmp_path):
                             ["ofe_jax.evaluate", f"--workdir={workdir}", "--episodes=1"],
                             ["ofe_jax.report", f"--runs={workdir}", f"--out={tmp_path / 'r'}"]):
                 done = subprocess.run([sys.executable, "-m", *command], capture_output=True,
-                                      text=True, timeout=300)
+                                      text=True, timeout=300, env=cli_env())
                 assert done.returncode == 0, (command, done.stderr[-2000:])
         finally:
             first.send_signal(signal.SIGCONT)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from _cli import digest
+from _cli import cli_env, digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CELLS = ("Hopper-v5-sac-mlp", "Hopper-v5-td3-mlp")
@@ -27,7 +27,8 @@ SWEEP = ["--table=ojk21", "--tasks=Hopper-v5", "--algos=sac,td3", "--variants=ml
 
 def sweep(root, *args, timeout=400):
     return subprocess.run([sys.executable, "-m", "ofe_jax.sweep", f"--root={root}", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env=cli_env())
 
 
 def statistics(root) -> list[dict]:
@@ -79,7 +80,8 @@ def test_interrupted_sweep_resumes_to_the_same_report(finished, tmp_path):
     shutil.copytree(os.path.join(finished, CELLS[0]), root / CELLS[0])
     process = subprocess.Popen(
         [sys.executable, "-m", "ofe_jax.sweep", f"--root={root}", *SWEEP], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=cli_env())
     config = root / CELLS[1] / "config.json"  # written once the cell handles signals
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None and not config.exists():
