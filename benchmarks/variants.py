@@ -113,17 +113,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/results/variants_cpu.json")
     parser.add_argument("--plot", default=None, help="PNG (default: --out with .png)")
     parser.add_argument("--note", default="")
-    parser.add_argument("--earlier", default=None,
-                        help="a result JSON of this benchmark whose rows join this one's (figure "
-                             "and 'earlier_rows'; its command, date and load stay in that file)")
+    parser.add_argument("--earlier", nargs="*", default=[],
+                        help="result JSONs of this benchmark whose rows join this one's (figure "
+                             "and 'earlier_rows'; their commands, dates and loads stay in them)")
     args = parser.parse_args(argv)
     run = common.Run("variants", argv, vars(args))
     print(run.banner(f"{len(args.variants)} variants, {args.task}, {args.steps} steps x "
                      f"{args.seeds} seeds"), flush=True)
     earlier = []
-    if args.earlier:
-        with open(args.earlier) as f:
-            earlier = [dict(r, run=args.earlier) for r in json.load(f)["results"]["rows"]]
+    for path in args.earlier:
+        with open(path) as f:
+            earlier += [dict(r, run=path) for r in json.load(f)["results"]["rows"]]
     rows = []
     for name in args.variants:
         rows.append(run_variant(name, args))
