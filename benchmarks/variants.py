@@ -3,6 +3,7 @@
 
     python -m benchmarks.variants --out benchmarks/results/variants_cpu.json
     python -m benchmarks.variants --steps 2000 --random-steps 500 --variants baseline crossq --out /tmp/v.json
+    python -m benchmarks.variants --combine A.json B.json --plot all.png   # one figure of several runs
 
 Variants (every other setting the baseline's: Adam 3e-4, batch 256, 1 update per env step):
   baseline   SAC, MLP 256x2 (the OJK21 table's "mlp")
@@ -116,7 +117,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--earlier", nargs="*", default=[],
                         help="result JSONs of this benchmark whose rows join this one's (figure "
                              "and 'earlier_rows'; their commands, dates and loads stay in them)")
+    parser.add_argument("--combine", nargs="+", default=None,
+                        help="only plot the rows of these result JSONs together (to --plot)")
     args = parser.parse_args(argv)
+    if args.combine:
+        rows = []
+        for path in args.combine:
+            with open(path) as f:
+                rows += json.load(f)["results"]["rows"]
+        print(plot(rows, args.plot or "variants.png"))
+        return {"rows": rows}
     run = common.Run("variants", argv, vars(args))
     print(run.banner(f"{len(args.variants)} variants, {args.task}, {args.steps} steps x "
                      f"{args.seeds} seeds"), flush=True)
