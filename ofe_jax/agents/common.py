@@ -19,6 +19,7 @@ import optax
 
 from ofe_jax.agents.encoder import Encoder, ofenet_loss
 from ofe_jax.config.choices import GRID_FIELDS
+from ofe_jax.jit_once import jit_once
 
 Params = Any
 Metrics = dict[str, jax.Array]
@@ -278,5 +279,7 @@ def assemble(config: ml_collections.ConfigDict, observation_size: int, action_si
                                  encoder.obs(ofenet_variables(state), obs))
         return rl.act(output, key, deterministic, noise_scale, state.hparams)
 
-    return Agent(config, observation_size, action_size, init, update, update_many,
+    # init runs once per state: compiled for compile time (eagerly it would compile each random
+    # draw and initialiser separately).
+    return Agent(config, observation_size, action_size, jit_once(init), update, update_many,
                  pretrain_update, act, policy, policy_action, encoder)

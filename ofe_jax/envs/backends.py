@@ -36,6 +36,7 @@ Gymnasium): see :class:`MjxBackend`.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import os
 import threading
 from typing import Any
@@ -47,6 +48,7 @@ import mujoco
 import numpy as np
 
 from ofe_jax.config import choices
+from ofe_jax.jit_once import jit_once
 
 # Full physics state + the solver's warm start (see module docstring).
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
@@ -245,8 +247,9 @@ class MjxBackend:
         self.frame_skip = int(frame_skip)
         self.field_names = tuple(fields)
         self.mjx_model = mjx.put_model(model, impl=impl)
-        self._init = jax.jit(self._init_impl)  # eager MJX forward would run op by op (slow)
-        self._data_fields = {f.name for f in __import__("dataclasses").fields(mjx.Data)}
+        # One compiled MJX forward (eagerly it would run op by op), compiled for compile time.
+        self._init = jit_once(self._init_impl)
+        self._data_fields = {f.name for f in dataclasses.fields(mjx.Data)}
 
     def init(self, qpos, qvel):
         return self._init(jnp.asarray(qpos, jnp.float32), jnp.asarray(qvel, jnp.float32))

@@ -25,6 +25,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from ofe_jax import agents, envs
+from ofe_jax.jit_once import jit_once
 from ofe_jax.training import collection, learning, mesh, normalizer, plan as plan_lib
 from ofe_jax.training.plan import Parts
 
@@ -175,7 +176,7 @@ class Trainer:
             init = mesh.shard(self.mesh, init, (members, members), specs)
             chunk = mesh.shard(self.mesh, chunk, (specs,), (specs, members))
             evaluate = mesh.shard(self.mesh, evaluate, (specs,), members)
-        self._init = jax.jit(init)
+        self._init = jit_once(init)  # runs once: compiled for compile time (ofe_jax/jit_once.py)
         self.run_chunk = jax.jit(chunk, donate_argnums=0)
         self.eval_return = jax.jit(evaluate)
         self.policy = jax.jit(lambda carry: {"agent": jax.vmap(self.agent.policy)(carry.agent),
