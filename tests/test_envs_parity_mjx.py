@@ -1,8 +1,9 @@
 """Parity of the "mjx" backend with ``gymnasium.make(name)`` and with the "mujoco" backend.
 
-One compiled ``lax.scan`` over the actions per task (MJX compiles take 10-60 s on a 2-core CPU),
-cached per task and shared by the Gymnasium check and the cross-backend check; Ant-v5 adds one
-more compile, a ``vmap`` of a single step over states of a C MuJoCo rollout.
+One compiled ``lax.scan`` per task (MJX compiles take 10-60 s on a 2-core CPU), cached per task
+and shared by every check on it: each scan step first resets to a given (qpos, qvel) where told
+to (MJX's forward, compiled once inside the scan), then steps. A rollout resets at step 0 only;
+Ant-v5's one-step check resets at every step, to the states of a C MuJoCo rollout.
 
 Why the tolerances are looser than for the "mujoco" backend: MJX runs in float32 (C MuJoCo in
 float64), so the two differ by ~1e-7 relative after one step. That gap is float32 rounding:
@@ -36,7 +37,8 @@ import pytest
 from ofe_jax import envs
 from ofe_jax.envs.gymnasium import gymnasium_rollout
 
-NUM_STEPS = 50
+NUM_STEPS = 50  # steps checked (at most)
+SCAN_STEPS = 64  # the compiled scan's length: rollouts run this long (checked up to NUM_STEPS)
 CROSS_STEPS = 10  # horizon of the mjx-vs-mujoco agreement check
 CROSS_TOL = 1e-3
 SEED = 3
@@ -52,10 +54,11 @@ PARAMS = {
 }
 ANT_FULL_RANGE = (1.0, 40, 1e-2, 1e-1)  # the same check at the full action range
 # One step from each of ANT_STATES states (every 2nd of a full-range Gymnasium rollout).
-ANT_STATES, ANT_QVEL_TOL = 64, 1e-3
+ANT_STATES, ANT_QVEL_TOL = SCAN_STEPS, 1e-3
 
 
 def scan_fn(env):
+    """jit((state, actions [T, A]) -> (obs, reward, terminated) [T]): a rollout from `state`."""
     def body(s, a):
         s = env.step(s, a)
         return s, (s.obs, s.reward, s.terminated)
@@ -63,11 +66,42 @@ def scan_fn(env):
     return jax.jit(lambda s, a: jax.lax.scan(body, s, a))
 
 
+def reset_scan_fn(env):
+    """jit((qpos [T, nq], qvel [T, nv], reset [T], actions [T, A]) -> (obs before the step,
+    obs, reward, terminated, qvel) [T]): at step t, first reset to (qpos[t], qvel[t]) where
+    reset[t], then step with actions[t]. reset[0] must be True."""
+    def body(s, inputs):
+        qpos, qvel, reset, a = inputs
+        s = jax.lax.cond(reset, lambda: env.reset_to(qpos, qvel), lambda: s)
+        before = s.obs
+        s = env.step(s, a)
+        return s, (before, s.obs, s.reward, s.terminated, s.physics.qvel)
+
+    def run(qpos, qvel, reset, actions):
+        init = jax.eval_shape(env.reset_to, qpos[0], qvel[0])  # overwritten at step 0
+        s = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), init)
+        return jax.lax.scan(body, s, (qpos, qvel, reset, actions))[1]
+
+    return jax.jit(run)
+
+
 @functools.cache
 def mjx_task(name):
-    """(mjx env, its jitted scan), built once per task: every check on a task shares a compile."""
+    """(mjx env, its jitted reset scan), built once per task: every check on a task shares a
+    compile."""
     env = envs.make(name, backend="mjx")
-    return env, scan_fn(env)
+    return env, reset_scan_fn(env)
+
+
+def rollout(name, ref, actions):
+    """The mjx rollout from Gymnasium's reset state: (obs0, [obs, reward, terminated]) numpy."""
+    env, run = mjx_task(name)
+    reset = np.zeros(SCAN_STEPS, bool)
+    reset[0] = True
+    qpos = np.broadcast_to(ref["qpos0"].astype(np.float32), (SCAN_STEPS, env.task.model.nq))
+    qvel = np.broadcast_to(ref["qvel0"].astype(np.float32), (SCAN_STEPS, env.task.model.nv))
+    out = [np.asarray(x) for x in run(qpos, qvel, reset, jnp.asarray(actions))]
+    return out[0][0], out[1:4]
 
 
 def random_actions(env, scale, num_steps, seed=0):
@@ -94,23 +128,22 @@ def check_gymnasium(name, ref, out, steps, obs_tol, reward_tol):
 def trajectories(request):
     name = request.param
     scale, steps, obs_tol, reward_tol = PARAMS[name]
-    env, scan = mjx_task(name)
-    actions = random_actions(env, scale, NUM_STEPS)
+    env, _ = mjx_task(name)
+    actions = random_actions(env, scale, SCAN_STEPS)
     ref = gymnasium_rollout(name, actions, seed=SEED)
-    state = env.reset_to(ref["qpos0"], ref["qvel0"])
-    mjx_out = [np.asarray(x) for x in scan(state, jnp.asarray(actions))[1]]
+    obs0, mjx_out = rollout(name, ref, actions)
     cpu_env = envs.make(name, backend="mujoco")
     cpu_state = cpu_env.reset_to(ref["qpos0"], ref["qvel0"])
     cpu_out = [np.asarray(x) for x in scan_fn(cpu_env)(cpu_state, jnp.asarray(actions))[1]]
-    return dict(name=name, env=env, ref=ref, state=state, mjx=mjx_out, cpu=cpu_out,
+    return dict(name=name, env=env, ref=ref, obs0=obs0, mjx=mjx_out, cpu=cpu_out,
                 steps=steps, obs_tol=obs_tol, reward_tol=reward_tol)
 
 
 def test_mjx_matches_gymnasium(trajectories):
     t = trajectories
     assert t["env"].backend == "mjx"
-    print(f"{t['name']}: obs0 {rel_err(t['state'].obs, t['ref']['obs0']):.1e}")
-    assert rel_err(t["state"].obs, t["ref"]["obs0"]) < 1e-5
+    print(f"{t['name']}: obs0 {rel_err(t['obs0'], t['ref']['obs0']):.1e}")
+    assert rel_err(t["obs0"], t["ref"]["obs0"]) < 1e-5
     check_gymnasium(t["name"], t["ref"], t["mjx"], t["steps"], t["obs_tol"], t["reward_tol"])
 
 
@@ -127,28 +160,26 @@ def test_mjx_agrees_with_mujoco_backend(trajectories):
 def test_mjx_ant_full_action_range():
     """Ant-v5 from Gymnasium's reset at the full action range (reuses the Ant scan's compile)."""
     scale, steps, obs_tol, reward_tol = ANT_FULL_RANGE
-    env, scan = mjx_task("Ant-v5")
-    actions = random_actions(env, scale, NUM_STEPS)
+    env, _ = mjx_task("Ant-v5")
+    actions = random_actions(env, scale, SCAN_STEPS)
     ref = gymnasium_rollout("Ant-v5", actions, seed=SEED)
-    out = [np.asarray(x) for x in
-           scan(env.reset_to(ref["qpos0"], ref["qvel0"]), jnp.asarray(actions))[1]]
-    check_gymnasium("Ant-v5 (full range)", ref, out, steps, obs_tol, reward_tol)
+    check_gymnasium("Ant-v5 (full range)", ref, rollout("Ant-v5", ref, actions)[1], steps,
+                    obs_tol, reward_tol)
 
 
 def test_mjx_ant_one_step_from_rollout_states():
     """One env step from each of ANT_STATES states of a C MuJoCo (Gymnasium) rollout, on mjx
-    (one vmapped compile) and on "mujoco" from the same (qpos, qvel): qvel must agree. Foot
-    contacts at every capsule angle occur along the rollout (MJX 3.17's own plane-capsule
-    frame fails this by O(1); see ofe_jax/envs/mjx_contacts.py)."""
-    env, _ = mjx_task("Ant-v5")
+    (the Ant scan, resetting at every step) and on "mujoco" from the same (qpos, qvel): qvel
+    must agree. Foot contacts at every capsule angle occur along the rollout (MJX 3.17's own
+    plane-capsule frame fails this by O(1); see ofe_jax/envs/mjx_contacts.py)."""
+    env, run = mjx_task("Ant-v5")
     actions = random_actions(env, 1.0, 2 * ANT_STATES, seed=1)
     ref = gymnasium_rollout("Ant-v5", actions, seed=SEED)
     qpos = np.concatenate([ref["qpos0"][None], ref["qpos"][:-1]])[::2]  # state before each step
     qvel = np.concatenate([ref["qvel0"][None], ref["qvel"][:-1]])[::2]
     actions = actions[::2]
-    step = jax.jit(jax.vmap(lambda q, v, a: env.step(env.reset_to(q, v), a).physics.qvel))
-    ours = np.asarray(step(jnp.asarray(qpos, jnp.float32), jnp.asarray(qvel, jnp.float32),
-                           jnp.asarray(actions)))
+    ours = np.asarray(run(jnp.asarray(qpos, jnp.float32), jnp.asarray(qvel, jnp.float32),
+                          np.ones(ANT_STATES, bool), jnp.asarray(actions))[4])
     cpu_env = envs.make("Ant-v5", backend="mujoco")
     cpu = np.array([np.asarray(cpu_env.step(cpu_env.reset_to(q, v), a).physics.fields["qvel"])
                     for q, v, a in zip(qpos, qvel, actions)])
