@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _batches import random_batch, tiny_config
+from _batches import fast_jit, random_batch, tiny_config
 
 from ofe_jax import agents
 
@@ -23,8 +23,8 @@ def test_rl_losses_never_change_ofenet_but_its_own_update_does(name):
     agent = agents.make(tiny_config(name, ofenet=True), 5, 2)
     state = agent.init(jax.random.PRNGKey(0))
     batch = random_batch(jax.random.PRNGKey(1), 32, 5, 2)
-    full_state, _ = jax.jit(agent.update)(state, batch)
-    pre_state, metrics = jax.jit(agent.pretrain_update)(state, batch)
+    full_state, _ = fast_jit(agent.update)(state, batch)
+    pre_state, metrics = fast_jit(agent.pretrain_update)(state, batch)
     for field in ("params", "batch_stats", "opt_state"):
         jax.tree.map(np.testing.assert_array_equal, getattr(pre_state.ofenet, field),
                      getattr(full_state.ofenet, field))
@@ -56,7 +56,8 @@ def test_td3_actor_learns_through_phi_oa():
     after the first (delayed) update proves a non-zero gradient through phi_oa w.r.t. a."""
     agent = agents.make(tiny_config("td3", ofenet=True), 5, 2)
     state = agent.init(jax.random.PRNGKey(0))
-    new_state, metrics = jax.jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 5, 2))
+    batch = random_batch(jax.random.PRNGKey(1), 32, 5, 2)
+    new_state, metrics = fast_jit(agent.update)(state, batch)
     grads = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in
              zip(jax.tree.leaves(state.actor_params), jax.tree.leaves(new_state.actor_params))]
     assert min(grads) > 0.0
@@ -73,8 +74,8 @@ def test_vmap_over_seeds_equals_separate_calls(name, ofenet):
     agent = agents.make(tiny_config(name, ofenet=ofenet, kind="dense"), 5, 2)
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     batches = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(4, 3))  # [seeds, K, B]
-    states, metrics = jax.jit(jax.vmap(agent.update_many))(jax.vmap(agent.init)(keys), batches)
-    single = jax.jit(agent.update_many)
+    states, metrics = fast_jit(jax.vmap(agent.update_many))(jax.vmap(agent.init)(keys), batches)
+    single = fast_jit(agent.update_many)
     for s in range(4):
         state_s, metrics_s = single(agent.init(keys[s]), jax.tree.map(lambda x: x[s], batches))
         jax.tree.map(lambda v, o: np.testing.assert_allclose(v[s], o, rtol=0, atol=2e-3),
@@ -91,8 +92,8 @@ def test_update_many_equals_repeated_update():
     agent = agents.make(tiny_config("sac"), 5, 2)
     state = agent.init(jax.random.PRNGKey(0))
     batches = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(3,))
-    many_state, many_metrics = jax.jit(agent.update_many)(state, batches)
-    update = jax.jit(agent.update)
+    many_state, many_metrics = fast_jit(agent.update_many)(state, batches)
+    update = fast_jit(agent.update)
     losses, td = [], []
     for i in range(3):
         state, m = update(state, jax.tree.map(lambda x: x[i], batches))
@@ -113,11 +114,27 @@ def test_jitted_update_is_traced_once():
         traces.append(1)
         return agent.update(state, batch)
 
-    update = jax.jit(counted, donate_argnums=0)
+    update = fast_jit(counted, donate_argnums=0)
     state = agent.init(jax.random.PRNGKey(0))
     for i in range(6):
         state, _ = update(state, random_batch(jax.random.PRNGKey(i), 16, 5, 2))
     assert len(traces) == 1 and int(state.step) == 6
+
+
+def test_init_eagerly_under_jit_and_under_vmap():
+    """agent.init is compiled on its own for compile time when called eagerly
+    (ofe_jax/jit_once.py); inside another jit it is inlined (a nested jit may carry no compiler
+    options), under vmap batched. All three agree to float rounding."""
+    agent = agents.make(tiny_config("td3"), 5, 2)
+    key = jax.random.PRNGKey(0)
+    eager = agent.init(key)
+    jitted = jax.jit(agent.init)(key)
+    batched = jax.vmap(agent.init)(jnp.stack([jax.random.PRNGKey(1), key]))
+    for name, other in (("jit", jitted), ("vmap", jax.tree.map(lambda x: x[1], batched))):
+        assert jax.tree.structure(other) == jax.tree.structure(eager), name
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7,
+                                                             err_msg=name), other, eager)
+    assert _changed(eager.actor_params, jax.tree.map(lambda x: x[0], batched.actor_params))
 
 
 def test_state_holds_only_arrays():
@@ -176,6 +193,6 @@ def test_shared_step_keeps_td3_delay_a_real_branch_under_vmap():
     assert "cond[" in str(jax.make_jaxpr(update)(states, batch, shared_step))
     assert "cond[" not in str(jax.make_jaxpr(jax.vmap(agent.update))(states, batch))
     # same numbers either way
-    a, _ = jax.jit(update)(states, batch, shared_step)
-    b, _ = jax.jit(jax.vmap(agent.update))(states, batch)
+    a, _ = fast_jit(update)(states, batch, shared_step)
+    b, _ = fast_jit(jax.vmap(agent.update))(states, batch)
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), a, b)

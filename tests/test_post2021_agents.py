@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _batches import random_batch, tiny_config
+from _batches import fast_jit, random_batch, tiny_config
 
 from ofe_jax import agents
 from ofe_jax.agents.critic import ValueHead, make_value_head
@@ -47,7 +47,7 @@ def test_hl_gauss_critic_outputs_bins_and_reports_expected_q(name):
     state = agent.init(jax.random.PRNGKey(0))
     kernel = jax.tree.leaves(state.critic_params)
     assert any(x.shape[-1] == 11 for x in kernel)  # the head's 11 logits
-    _, metrics = jax.jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 5, 2))
+    _, metrics = fast_jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 5, 2))
     assert np.isfinite(metrics["critic_loss"]) and metrics["td_abs"].shape == (32,)
     assert -1000.0 <= float(metrics["q_mean"]) <= 1000.0  # an expectation over the support
 
@@ -70,7 +70,7 @@ def test_crossq_joint_forward_statistics_cover_both_halves():
     agent = agents.make(config, 5, 2)
     state = agent.init(jax.random.PRNGKey(0))
     batch = random_batch(jax.random.PRNGKey(1), 64, 5, 2)
-    new_state, _ = jax.jit(agent.update)(state, batch)
+    new_state, _ = fast_jit(agent.update)(state, batch)
     mean = _find(new_state.critic_batch_stats, "BatchRenorm_0")["mean"]  # [C, 5 + 2]
     joint = np.concatenate([batch.obs, batch.next_obs]).mean(axis=0)
     momentum = config.batch_renorm.momentum
@@ -87,7 +87,7 @@ def test_crossq_has_no_targets_and_updates_the_actor_every_third_step():
     assert not any("target" in field for field in type(state).__dataclass_fields__)
     assert (config.policy_delay, config.adam_b1, config.actor_learning_rate,
             config.critic_network.units) == (3, 0.5, 1e-3, 2048)
-    update = jax.jit(agent.update)
+    update = fast_jit(agent.update)
     batches = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(7,))
     changed = []
     for i in range(7):
@@ -119,7 +119,7 @@ def test_bfloat16_losses_are_close_to_float32(name):
         agent = agents.make(config, 5, 2)
         state = agent.init(jax.random.PRNGKey(0))
         assert all(x.dtype != jnp.bfloat16 for x in jax.tree.leaves(state))
-        _, metrics = jax.jit(agent.update)(state, batch)
+        _, metrics = fast_jit(agent.update)(state, batch)
         losses[dtype] = {k: float(v) for k, v in metrics.items() if v.ndim == 0}
     for key in ("critic_loss", "actor_loss", "ofenet_loss"):
         np.testing.assert_allclose(losses["bfloat16"][key], losses["float32"][key], rtol=3e-2,
@@ -133,8 +133,8 @@ def test_hyperparameters_live_in_the_state():
     base = agent.init(jax.random.PRNGKey(0))
     other = agent.init(jax.random.PRNGKey(0), {"tau": 0.5, "critic_learning_rate": 3e-3})
     assert float(other.hparams["tau"]) == 0.5 and base.hparams["tau"] == np.float32(0.005)
-    new_base, _ = jax.jit(agent.update)(base, batch)
-    new_other, _ = jax.jit(agent.update)(other, batch)
+    new_base, _ = fast_jit(agent.update)(base, batch)
+    new_other, _ = fast_jit(agent.update)(other, batch)
     expected = agents.polyak(other.target_critic_params, new_other.critic_params, 0.5)
     jax.tree.map(lambda e, t: np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-7),
                  expected, new_other.target_critic_params)

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _batches import random_batch, tiny_config
+from _batches import fast_jit, random_batch, tiny_config
 
 import ml_collections
 
@@ -121,9 +121,9 @@ def test_agents_weight_the_critic_loss_and_report_td_errors(name):
     agent = agents.make(tiny_config(name), 4, 2)
     state = agent.init(jax.random.PRNGKey(0))
     batch = random_batch(jax.random.PRNGKey(1), 8, 4, 2)
-    _, metrics = jax.jit(agent.update)(state, batch, jnp.full((8,), 0.5))
+    _, metrics = fast_jit(agent.update)(state, batch, jnp.full((8,), 0.5))
     assert metrics["td_abs"].shape == (8,) and bool(jnp.all(metrics["td_abs"] >= 0))
-    _, plain = jax.jit(agent.update)(state, batch)
+    _, plain = fast_jit(agent.update)(state, batch)
     # every update reports |TD errors| (they do not depend on the weights) ...
     np.testing.assert_allclose(plain["td_abs"], metrics["td_abs"], rtol=1e-6)
     np.testing.assert_allclose(metrics["critic_loss"], 0.5 * plain["critic_loss"], rtol=1e-5)

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _batches import random_batch, tiny_config
+from _batches import fast_jit, random_batch, tiny_config
 
 from ofe_jax import agents
 from ofe_jax.agents import sac
@@ -63,7 +63,7 @@ def test_agent_temperature_step_follows_the_configured_form(form):
     config.init_alpha, config.temperature_loss = 0.5, form
     agent = agents.make(config, 4, 2)
     state = agent.init(jax.random.PRNGKey(0))
-    new_state, m = jax.jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 4, 2))
+    new_state, m = fast_jit(agent.update)(state, random_batch(jax.random.PRNGKey(1), 32, 4, 2))
     scale = np.log(0.5) if form == "log_alpha" else 0.5
     np.testing.assert_allclose(m["alpha_loss"], scale * (m["entropy"] + 2.0), rtol=1e-5)
     step = float(new_state.log_alpha - state.log_alpha)
@@ -91,7 +91,7 @@ def sac_step():
     agent = agents.make(config, 4, 2)
     state = agent.init(jax.random.PRNGKey(0))
     batch = random_batch(jax.random.PRNGKey(1), 32, 4, 2)
-    new_state, metrics = jax.jit(agent.update)(state, batch)
+    new_state, metrics = fast_jit(agent.update)(state, batch)
     return config, agent, state, batch, new_state, metrics
 
 
@@ -119,7 +119,7 @@ def test_agent_uses_target_entropy_minus_action_dim():
     config = tiny_config("sac")
     config.temperature_loss = "alpha"
     agent = agents.make(config, 4, 2)
-    _, m = jax.jit(agent.update)(agent.init(jax.random.PRNGKey(0)),
+    _, m = fast_jit(agent.update)(agent.init(jax.random.PRNGKey(0)),
                                  random_batch(jax.random.PRNGKey(1), 32, 4, 2))
     # alpha_loss = -alpha * (mean log_prob + target) = alpha * (entropy + |A|) with |A| = 2.
     np.testing.assert_allclose(m["alpha_loss"], m["alpha"] * (m["entropy"] + 2.0), rtol=1e-5)

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _batches import random_batch, tiny_config
+from _batches import fast_jit, random_batch, tiny_config
 
 from ofe_jax import agents
 from ofe_jax.agents import td3
@@ -42,7 +42,7 @@ def test_actor_and_targets_change_only_every_policy_delay_updates():
     config = tiny_config("td3")
     config.policy_delay = 3
     agent = agents.make(config, 4, 2)
-    update = jax.jit(agent.update)
+    update = fast_jit(agent.update)
     state = agent.init(jax.random.PRNGKey(0))
     batches = random_batch(jax.random.PRNGKey(1), 16, 4, 2, leading=(7,))
     delayed_steps = []
