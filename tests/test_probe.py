@@ -3,7 +3,9 @@
 obs s ~ U[-1, 1]^3, reward = -|a - f(s)|^2 with f(s) = 0.6 * tanh(W s), every step terminal
 (discount 0). Actions in the data are uniform in [-1, 1], so Q must learn r(s, a) and the policy
 must move to argmax_a Q = f(s). SAC's deterministic action tanh(mean) and TD3's mu(s) should
-land near f(s). Untrained policies are ~0.4 away on average.
+land near f(s). Untrained policies are ~0.4 away on average. Training stops early once the
+policy is within STOP of f(s), well inside the asserted 0.08 (measured: after 300 to 2550 of the
+3000 updates, depending on the agent).
 """
 
 import jax
@@ -14,6 +16,7 @@ import pytest
 from ofe_jax import agents
 
 OBS, ACT = 3, 2
+STOP = 0.05  # mean |a - f(s)| at which training may stop early (the test asserts < 0.08)
 W = jnp.array([[1.0, -0.5, 0.3], [-0.7, 0.2, 0.9]])
 
 
@@ -60,12 +63,19 @@ def test_agent_finds_the_optimal_action(name, ofenet, options):
     update_many = jax.jit(agent.update_many)
     state = agent.init(jax.random.PRNGKey(0))
     test_obs = jax.random.uniform(jax.random.PRNGKey(99), (512, OBS), minval=-1, maxval=1)
-    before = jnp.mean(jnp.abs(agent.act(state, test_obs, None, deterministic=True)
-                              - optimal_action(test_obs)))
-    for i in range(20):  # 20 x 150 = 3000 updates
+
+    def error(s):  # mean |a - a*| of the deterministic policy
+        return float(jnp.mean(jnp.abs(agent.act(s, test_obs, None, deterministic=True)
+                                      - optimal_action(test_obs))))
+
+    before = after = error(state)
+    for i in range(20):  # at most 20 x 150 = 3000 updates
         state, metrics = update_many(state, bandit_batches(jax.random.PRNGKey(i), 150, 128))
-    error = jnp.mean(jnp.abs(agent.act(state, test_obs, None, deterministic=True)
-                             - optimal_action(test_obs)))
-    assert np.isfinite(float(metrics["critic_loss"]))
-    assert float(before) > 0.2
-    assert float(error) < 0.08, f"mean |a - a*| = {float(error):.3f} (untrained {float(before):.3f})"
+        assert np.isfinite(float(metrics["critic_loss"]))
+        after = error(state)
+        if after < STOP:
+            break
+    print(f"{name} {options}: mean |a - a*| {before:.3f} -> {after:.3f} after {150 * (i + 1)} "
+          f"updates")
+    assert before > 0.2
+    assert after < 0.08, f"mean |a - a*| = {after:.3f} (untrained {before:.3f})"
