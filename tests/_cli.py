@@ -1,8 +1,10 @@
-"""Helpers of the command-line tests: run `python -m ofe_jax.main`, hash a workdir, pick the
-error lines."""
+"""Helpers of the command-line tests: run `python -m ofe_jax.main`, a finished quick-start run
+shared by the test files, hash a workdir, pick the error lines."""
 
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -28,6 +30,24 @@ SHORT = ["--config.total_steps=600", "--config.log_every=200", "--config.random_
 def run_main(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "ofe_jax.main", *args], capture_output=True,
                           text=True, timeout=timeout, env=cli_env())
+
+
+def finished_quickstart(tmp_path_factory, worker_id: str) -> str:
+    """The workdir of one finished `main --config=configs/quickstart.py SHORT` run, made once per
+    test session and shared by the xdist workers (the first to take the lock runs it). Tests
+    read it or copy it; none changes it."""
+    base = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        base = base.parent  # the session's directory, shared by its workers
+    workdir, done = base / "finished_quickstart", base / "finished_quickstart.done"
+    with open(base / "finished_quickstart.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a failed attempt's leftovers
+            result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
+            assert result.returncode == 0, result.stderr[-3000:]
+            done.touch()
+    return str(workdir)
 
 
 def digest(workdir) -> dict:

@@ -8,16 +8,13 @@ import sys
 
 import pytest
 
-from _cli import SHORT, digest, error_lines, run_main
+from _cli import SHORT, digest, error_lines, finished_quickstart, run_main
 from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.training import run
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("runs") / "quickstart")
-    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+def finished_run(tmp_path_factory, worker_id):
+    return finished_quickstart(tmp_path_factory, worker_id)  # read-only: copy to change it
 
 
 def test_quickstart_through_main_writes_everything(finished_run):

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from _cli import cli_env
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -62,6 +64,7 @@ def test_notebook_is_stored_clean():
 def test_notebook_runs_with_tiny_budget(tmp_path, monkeypatch):
     for name, value in TINY_BUDGET.items():
         monkeypatch.setenv(name, value)  # inherited by the kernel process
+    monkeypatch.setenv("XLA_FLAGS", cli_env()["XLA_FLAGS"])  # compile-bound: see tests/_cli.py
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     client = nbclient.NotebookClient(

@@ -1,5 +1,6 @@
 """The compiled training loop: exact resume, seeds under vmap, shipped configs, learning."""
 
+import functools
 import importlib.util
 import os
 
@@ -190,7 +191,7 @@ def test_ofenet_step_samples_its_own_minibatch(separate):
     c = tiny_config()
     c.agent.ofenet.separate_batch = separate
     parts = training.build(c)
-    carry = training.init_carry(parts, jax.random.PRNGKey(0)[None])
+    carry = jax.jit(functools.partial(training.init_carry, parts))(jax.random.PRNGKey(0)[None])
     n = 300
     data = agents.make_transition(
         jax.random.normal(jax.random.PRNGKey(1), (1, n, 4)),
@@ -199,7 +200,8 @@ def test_ofenet_step_samples_its_own_minibatch(separate):
         0.99)
     buffer = jax.vmap(parts.replay.add)(carry.buffer, data)
     keys = jax.random.PRNGKey(4)[None]
-    _, _, metrics = training.learn(parts, carry.agent, buffer, keys, jnp.int32(0), 0.0)
+    _, _, metrics = jax.jit(functools.partial(training.learn, parts))(
+        carry.agent, buffer, keys, jnp.int32(0), 0.0)
     # one update (num_envs 1 x updates_per_step 1): its key is split(keys[0], 1)[0]
     update_key = jax.random.split(keys[0], 1)[0]
     rl_key, ofenet_key = jax.random.split(update_key) if separate else (update_key, None)
