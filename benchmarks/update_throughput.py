@@ -60,10 +60,12 @@ METHOD = ("jit(update_many, donate state) [vmap over seeds]; K random batches on
 # Configs and sizes
 
 
-def agent_config(algo: str, kind: str, units: int, ofenet: bool) -> ml_collections.ConfigDict:
-    """The agent's default config with a 2-layer `kind` torso of `units`, batch 256, and OFENet
-    (8 blocks, 240 units: Humanoid) on or off."""
+def agent_config(algo: str, kind: str, units: int, ofenet: bool,
+                 compute_dtype: str = "float32") -> ml_collections.ConfigDict:
+    """The agent's default config with a 2-layer `kind` torso of `units`, batch 256, OFENet
+    (8 blocks, 240 units: Humanoid) on or off, and matmuls in `compute_dtype`."""
     config = agents.default_config(algo)
+    config.compute_dtype = compute_dtype
     config.batch_size = BATCH
     config.network.kind = kind
     config.network.units = units
@@ -157,8 +159,8 @@ def fresh_runner(agent, seeds: int, k: int) -> Runner:
 
 
 def measure(algo: str, network: str, seeds: int, seconds: float, call_seconds: float,
-            min_calls: int, fixed_k: int | None = None) -> dict:
-    config = agent_config(algo, *NETWORKS[network])
+            min_calls: int, fixed_k: int | None = None, compute_dtype: str = "float32") -> dict:
+    config = agent_config(algo, *NETWORKS[network], compute_dtype)
     agent = agents.make(config, OBS_SIZE, ACTION_SIZE)
     flops = flops_per_update(config, OBS_SIZE, ACTION_SIZE)
     rate = guess_flops_per_s(jax.devices()[0].platform)
@@ -181,6 +183,7 @@ def measure(algo: str, network: str, seeds: int, seconds: float, call_seconds: f
     params = param_counts(agent)
     row = {
         "algo": algo, "network": network, "ofenet": NETWORKS[network][2], "seeds": seeds,
+        "compute_dtype": compute_dtype,
         "batch": BATCH, "updates_per_s": per_seed, "total_updates_per_s": seeds * per_seed,
         "compile_s": runner.compile_s, "warmup_call_s": runner.warmup_s,
         "params": params["total"], "params_detail": params, "flops_per_update": flops,
