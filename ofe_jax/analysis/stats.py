@@ -1,5 +1,6 @@
 """Statistics over seeds: IQM, percentile-bootstrap CI of the mean, t-interval, area under the
-curve. Pure numpy/scipy.
+curve. Pure numpy/scipy. scipy.special at import (0.26 s); scipy.stats (1.3 s: every training
+run draws its learning curve at the end) only for `iqm(..., "trim_mean")`.
 
 IQM convention (default "fractional"): the mean of the middle 50% of the sorted sample, each of
 the n sorted values weighted by how much of its 1/n slice of the quantile axis lies within
@@ -10,7 +11,7 @@ weights); both agree when n is a multiple of 4. `iqm(x, convention="trim_mean")`
 """
 
 import numpy as np
-import scipy.stats
+import scipy.special
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
@@ -25,6 +26,8 @@ def iqm(values, convention: str = "fractional") -> float:
     if n == 0:
         raise ValueError("IQM of an empty sample")
     if convention == "trim_mean":
+        import scipy.stats
+
         return float(scipy.stats.trim_mean(x, 0.25))
     if convention != "fractional":
         raise ValueError(f"unknown IQM convention {convention!r}; use one of {IQM_CONVENTIONS}")
@@ -56,7 +59,8 @@ def mean_and_ci(returns: np.ndarray,
     mean = np.nanmean(returns, axis=1)
     std = (np.nanstd(returns, axis=1, ddof=1) if returns.shape[1] > 1
            else np.zeros(len(mean)))
-    quantile = np.array([scipy.stats.t.ppf(0.5 + confidence / 2, k - 1) if k > 1 else 0.0
+    # the Student-t quantile, scipy.stats.t.ppf(q, k - 1), as scipy.special's inverse CDF
+    quantile = np.array([scipy.special.stdtrit(k - 1, 0.5 + confidence / 2) if k > 1 else 0.0
                          for k in n])
     return mean, np.nan_to_num(quantile * std / np.sqrt(np.maximum(n, 1)))
 
