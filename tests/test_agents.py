@@ -74,7 +74,8 @@ def test_vmap_over_seeds_equals_separate_calls(name, ofenet):
     agent = agents.make(tiny_config(name, ofenet=ofenet, kind="dense"), 5, 2)
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     batches = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(4, 3))  # [seeds, K, B]
-    states, metrics = fast_jit(jax.vmap(agent.update_many))(jax.vmap(agent.init)(keys), batches)
+    states, metrics = fast_jit(jax.vmap(agent.update_many))(fast_jit(jax.vmap(agent.init))(keys),
+                                                            batches)
     single = fast_jit(agent.update_many)
     for s in range(4):
         state_s, metrics_s = single(agent.init(keys[s]), jax.tree.map(lambda x: x[s], batches))
@@ -128,7 +129,7 @@ def test_init_eagerly_under_jit_and_under_vmap():
     agent = agents.make(tiny_config("td3"), 5, 2)
     key = jax.random.PRNGKey(0)
     eager = agent.init(key)
-    jitted = jax.jit(agent.init)(key)
+    jitted = fast_jit(agent.init)(key)  # agent.init's own jit is inlined in it
     batched = jax.vmap(agent.init)(jnp.stack([jax.random.PRNGKey(1), key]))
     for name, other in (("jit", jitted), ("vmap", jax.tree.map(lambda x: x[1], batched))):
         assert jax.tree.structure(other) == jax.tree.structure(eager), name
@@ -187,7 +188,7 @@ def test_shared_step_keeps_td3_delay_a_real_branch_under_vmap():
     agent = agents.make(tiny_config("td3"), 5, 2)
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     batch = random_batch(jax.random.PRNGKey(1), 16, 5, 2, leading=(4,))
-    states = jax.vmap(agent.init)(keys)
+    states = fast_jit(jax.vmap(agent.init))(keys)
     shared_step = jnp.zeros((), jnp.int32)
     update = jax.vmap(lambda s, b, t: agent.update(s, b, step=t), in_axes=(0, 0, None))
     assert "cond[" in str(jax.make_jaxpr(update)(states, batch, shared_step))

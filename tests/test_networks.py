@@ -37,7 +37,7 @@ def test_ofenet_output_sizes(obs, act, layers, sizes):
     target_dim = obs if obs == 11 else 270  # Humanoid: drop the 78 cfrc_ext dims.
     net = OFENet(target_dim=target_dim, total_units=240, layers=layers)
     o, a = jnp.ones((4, obs)), jnp.ones((4, act))
-    variables = net.init(KEY, o, a)
+    variables = jax.jit(net.init)(KEY, o, a)  # one compile, not one per initialiser
     assert net.apply(variables, o, method=OFENet.phi_o).shape == (4, sizes[0])
     assert net.apply(variables, o, a, method=OFENet.phi_oa).shape == (4, sizes[1])
     assert net.apply(variables, o, a).shape == (4, target_dim)
@@ -62,7 +62,7 @@ def test_ofenet_train_mode_updates_batch_stats_with_momentum():
 def test_ensemble_critic_has_independent_members():
     critic = EnsembleCritic("mlp", 8, 2, num_critics=3)
     x = jnp.ones((6, 5))
-    params = critic.init(KEY, x)
+    params = jax.jit(critic.init)(KEY, x)
     q = critic.apply(params, x)
     assert q.shape == (3, 6)
     assert len(set(np.round(np.asarray(q[:, 0]), 6))) == 3  # different initialisations
