@@ -41,6 +41,11 @@ NUM_STEPS = 50  # steps checked (at most)
 SCAN_STEPS = 64  # the compiled scan's length: rollouts run this long (checked up to NUM_STEPS)
 CROSS_STEPS = 10  # horizon of the mjx-vs-mujoco agreement check
 CROSS_TOL = 1e-3
+# Humanoid-v5's contact forces (cfrc_ext, the last 78 observation entries) come from Newton on
+# mjx and from the XML's PGS on "mujoco": they are held to the task's own tolerance (PARAMS),
+# as against Gymnasium (measured over the 10 steps: 8.7e-4 at the first foot contact, step 10;
+# every other entry within 7e-6).
+CROSS_CONTACT_ENTRIES = {"Humanoid-v5": 78}
 SEED = 3
 # name: (action scale in units of the action range, steps checked, obs tol, reward tol)
 PARAMS = {
@@ -55,6 +60,23 @@ PARAMS = {
 ANT_FULL_RANGE = (1.0, 40, 1e-2, 1e-1)  # the same check at the full action range
 # One step from each of ANT_STATES states (every 2nd of a full-range Gymnasium rollout).
 ANT_STATES, ANT_QVEL_TOL = SCAN_STEPS, 1e-3
+# Compiling the MJX scans is most of this file's time on CPU. With XLA's backend optimisations
+# off and its two while-loop hoisting passes skipped, Humanoid-v5's scan compiled in 41.7 s
+# instead of 63.5 s and ran its 64 steps in 2.5 s instead of 0.7 s (2-core Xeon, jax 0.10.2);
+# results differ by float rounding, inside the tolerances. Not for Ant-v5: its full-range check
+# ends where float32 drift starts to shift a foot impact (step 43, see above), so its error at
+# step 40 depends on rounding (measured 1.5e-3 to 5.7e-3 with these options and each alone,
+# against 1e-2): Ant keeps XLA's defaults (2.5e-3). CPU only: the GPU suite
+# (benchmarks/gpu_suite.py) runs these scans with XLA's defaults.
+CPU_COMPILER_OPTIONS = {
+    "xla_backend_optimization_level": 0,
+    "xla_disable_hlo_passes": "while-loop-invariant-code-motion,while-loop-constant-sinking"}
+
+
+def compile_fast_jit(fun):
+    """jax.jit with CPU_COMPILER_OPTIONS on CPU, plain jax.jit elsewhere."""
+    return jax.jit(fun, compiler_options=CPU_COMPILER_OPTIONS
+                   if jax.default_backend() == "cpu" else None)
 
 
 def scan_fn(env):
@@ -66,7 +88,7 @@ def scan_fn(env):
     return jax.jit(lambda s, a: jax.lax.scan(body, s, a))
 
 
-def reset_scan_fn(env):
+def reset_scan_fn(env, jit=compile_fast_jit):
     """jit((qpos [T, nq], qvel [T, nv], reset [T], actions [T, A]) -> (obs before the step,
     obs, reward, terminated, qvel) [T]): at step t, first reset to (qpos[t], qvel[t]) where
     reset[t], then step with actions[t]. reset[0] must be True."""
@@ -82,7 +104,7 @@ def reset_scan_fn(env):
         s = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), init)
         return jax.lax.scan(body, s, (qpos, qvel, reset, actions))[1]
 
-    return jax.jit(run)
+    return jit(run)
 
 
 @functools.cache
@@ -90,7 +112,7 @@ def mjx_task(name):
     """(mjx env, its jitted reset scan), built once per task: every check on a task shares a
     compile."""
     env = envs.make(name, backend="mjx")
-    return env, reset_scan_fn(env)
+    return env, reset_scan_fn(env, jax.jit if name == "Ant-v5" else compile_fast_jit)
 
 
 def rollout(name, ref, actions):
@@ -150,7 +172,13 @@ def test_mjx_matches_gymnasium(trajectories):
 def test_mjx_agrees_with_mujoco_backend(trajectories):
     t = trajectories
     n = min(CROSS_STEPS, t["steps"])
-    for ours, cpu in zip(t["mjx"], t["cpu"]):
+    contact = CROSS_CONTACT_ENTRIES.get(t["name"], 0)
+    (obs, cpu_obs), *others = zip(t["mjx"], t["cpu"])
+    rest = obs.shape[1] - contact
+    assert rel_err(obs[:n, :rest], cpu_obs[:n, :rest]) < CROSS_TOL
+    if contact:
+        assert rel_err(obs[:n, -contact:], cpu_obs[:n, -contact:]) < t["obs_tol"]
+    for ours, cpu in others:  # reward, terminated
         if ours.dtype == bool:
             np.testing.assert_array_equal(ours[:n], cpu[:n])
         else:
@@ -205,7 +233,7 @@ def test_mjx_vecenv_vmap_over_seeds_in_scan():
         return jax.lax.scan(body, vs, jax.random.split(action_key, 25))
 
     keys = jax.random.split(jax.random.key(7), 2)
-    vs, (rewards, completed) = jax.jit(jax.vmap(run_chunk))(keys)
+    vs, (rewards, completed) = compile_fast_jit(jax.vmap(run_chunk))(keys)
     assert rewards.shape == (2, 25, 2) and vs.obs.shape == (2, 2, 4)
     assert (np.asarray(completed) > 0).any()
     assert np.isfinite(np.asarray(vs.obs)).all()
