@@ -112,13 +112,17 @@ def test_bfloat16_losses_are_close_to_float32(name):
     """Same parameters, batch and noise; matmuls and activations in bfloat16 (8-bit mantissa):
     every loss within 3% of float32's, parameters float32."""
     batch = random_batch(jax.random.PRNGKey(1), 64, 5, 2)
-    losses = {}
+    losses, state = {}, None
     for dtype in ("float32", "bfloat16"):
         config = tiny_config(name, ofenet=True, kind="dense")
         config.compute_dtype = dtype
         agent = agents.make(config, 5, 2)
-        state = agent.init(jax.random.PRNGKey(0))
-        assert all(x.dtype != jnp.bfloat16 for x in jax.tree.leaves(state))
+        shapes = jax.eval_shape(agent.init, jax.random.PRNGKey(0))  # traced, not compiled
+        assert all(x.dtype != jnp.bfloat16 for x in jax.tree.leaves(shapes))
+        if state is None:  # float32's parameters, then the same for bfloat16
+            state = agent.init(jax.random.PRNGKey(0))
+        assert jax.tree.map(lambda x: (x.shape, x.dtype), shapes) == jax.tree.map(
+            lambda x: (x.shape, x.dtype), state)
         _, metrics = fast_jit(agent.update)(state, batch)
         losses[dtype] = {k: float(v) for k, v in metrics.items() if v.ndim == 0}
     for key in ("critic_loss", "actor_loss", "ofenet_loss"):
