@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from ofe_jax import agents
+from ofe_jax.jit_once import CPU_COMPILER_OPTIONS
 
 
 def random_batch(key, batch_size: int, observation_size: int, action_size: int,
@@ -31,9 +32,13 @@ def tiny_config(name: str, ofenet: bool = False, kind: str = "mlp"):
     return config
 
 
-def fast_jit(fun, **kwargs):
-    """jax.jit with XLA's backend optimisations off. The agent tests compile many small programs
-    and run each a few times: so compiled, a tiny SAC update with OFENet compiles in 2.7 s
-    instead of 4.5 s (2-core Xeon) and computes the same to float rounding. The training-loop,
-    learning and probe tests keep XLA's defaults."""
-    return jax.jit(fun, compiler_options={"xla_backend_optimization_level": 0}, **kwargs)
+def fast_jit(fun, extra_options: dict | None = None, **kwargs):
+    """jax.jit with XLA's backend optimisations off (ofe_jax/jit_once.py's CPU options, plus
+    `extra_options`) on CPU; plain jax.jit elsewhere (the GPU suite runs these tests with XLA's
+    defaults). The agent tests compile many small programs and run each a few times: so
+    compiled, a tiny SAC update with OFENet compiles in 2.7 s instead of 4.5 s (2-core Xeon) and
+    computes the same to float rounding. The training-loop, learning and probe tests keep XLA's
+    defaults."""
+    options = {**CPU_COMPILER_OPTIONS, **(extra_options or {})}
+    return jax.jit(fun, compiler_options=options if jax.default_backend() == "cpu" else None,
+                   **kwargs)

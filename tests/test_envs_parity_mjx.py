@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from _batches import fast_jit
 from ofe_jax import envs
 from ofe_jax.envs.gymnasium import gymnasium_rollout
 
@@ -68,15 +69,13 @@ ANT_STATES, ANT_QVEL_TOL = SCAN_STEPS, 1e-3
 # step 40 depends on rounding (measured 1.5e-3 to 5.7e-3 with these options and each alone,
 # against 1e-2): Ant keeps XLA's defaults (2.5e-3). CPU only: the GPU suite
 # (benchmarks/gpu_suite.py) runs these scans with XLA's defaults.
-CPU_COMPILER_OPTIONS = {
-    "xla_backend_optimization_level": 0,
+SKIP_PASSES = {
     "xla_disable_hlo_passes": "while-loop-invariant-code-motion,while-loop-constant-sinking"}
 
 
 def compile_fast_jit(fun):
-    """jax.jit with CPU_COMPILER_OPTIONS on CPU, plain jax.jit elsewhere."""
-    return jax.jit(fun, compiler_options=CPU_COMPILER_OPTIONS
-                   if jax.default_backend() == "cpu" else None)
+    """fast_jit (tests/_batches.py: CPU only) with SKIP_PASSES."""
+    return fast_jit(fun, SKIP_PASSES)
 
 
 def scan_fn(env):
