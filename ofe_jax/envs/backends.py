@@ -70,56 +70,52 @@ def _field_shapes(model: mujoco.MjModel, names: tuple[str, ...]) -> dict[str, tu
     return {name: tuple(getattr(data, name).shape) for name in names}
 
 
-class MujocoBackend:
-    """C MuJoCo stepped on the host behind ``jax.pure_callback`` (CPU training backend).
+class _ThreadedBatch:
+    """Runs ``work(data, indices)`` over a batch of envs on the host: in the calling thread for
+    small batches, else split over ``num_threads`` threads, one scratch ``MjData`` each (MuJoCo
+    releases the GIL)."""
 
-    Args:
-      model: the compiled MuJoCo model (Gymnasium's XML, unchanged).
-      frame_skip: MuJoCo substeps per env step.
-      fields: names of mjData quantities the task reads.
-      num_threads: host threads for batches of >= ``THREAD_MIN_BATCH`` envs (default: CPU count,
-        at most 8). Results do not depend on it.
-    """
-
-    name = "mujoco"
-
-    def __init__(self, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...],
-                 num_threads: int | None = None):
+    def __init__(self, model: mujoco.MjModel, num_threads: int):
         self.model = model
-        self.frame_skip = int(frame_skip)
-        self.field_names = tuple(fields)
-        self.field_shapes = _field_shapes(model, self.field_names)
-        self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
-        self.num_threads = int(num_threads or min(os.cpu_count() or 1, 8))
+        self.num_threads = num_threads
         self._pool = None  # created lazily: thread pools do not pickle / fork well
         self._datas: list[mujoco.MjData] = []
         # With several XLA devices (a sharded mesh on CPU) callbacks can arrive concurrently
         # from different threads; they share the MjData scratch space, so one runs at a time.
         self._call_lock = threading.Lock()
 
-    # ---- host side -------------------------------------------------------------------------
     def _ensure_datas(self, count: int) -> list[mujoco.MjData]:
         while len(self._datas) < count:
             self._datas.append(mujoco.MjData(self.model))
         return self._datas
 
-    def _run(self, batch: int, work) -> None:
-        """Calls ``work(data, indices)`` over ``range(batch)``, chunked over threads if large."""
+    def __call__(self, batch: int, work) -> None:
         with self._call_lock:
-            self._run_locked(batch, work)
+            if batch < THREAD_MIN_BATCH or self.num_threads <= 1:
+                work(self._ensure_datas(1)[0], range(batch))
+                return
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.num_threads)
+            datas = self._ensure_datas(self.num_threads)
+            bounds = np.linspace(0, batch, self.num_threads + 1).astype(int)
+            futures = [self._pool.submit(work, datas[t], range(bounds[t], bounds[t + 1]))
+                       for t in range(self.num_threads)]
+            for future in futures:
+                future.result()
 
-    def _run_locked(self, batch: int, work) -> None:
-        if batch < THREAD_MIN_BATCH or self.num_threads <= 1:
-            work(self._ensure_datas(1)[0], range(batch))
-            return
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(self.num_threads)
-        datas = self._ensure_datas(self.num_threads)
-        bounds = np.linspace(0, batch, self.num_threads + 1).astype(int)
-        futures = [self._pool.submit(work, datas[t], range(bounds[t], bounds[t + 1]))
-                   for t in range(self.num_threads)]
-        for future in futures:
-            future.result()
+
+class MujocoHost:
+    """The host side of the "mujoco" backend, in numpy: batched reset and step of C MuJoCo on
+    float64 state vectors (``STATE_SPEC``), returning the state bits and the named fields."""
+
+    def __init__(self, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...],
+                 num_threads: int):
+        self.model = model
+        self.frame_skip = int(frame_skip)
+        self.field_names = tuple(fields)
+        self.field_shapes = _field_shapes(model, self.field_names)
+        self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
+        self.run = _ThreadedBatch(model, num_threads)
 
     def _outputs(self, batch: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         states = np.empty((batch, self.state_size), np.float64)
@@ -135,7 +131,7 @@ class MujocoBackend:
         state_bits = states.view(np.uint32).reshape(*lead, 2 * self.state_size)
         return state_bits, {k: v.reshape(*lead, *v.shape[1:]) for k, v in fields.items()}
 
-    def host_init(self, qpos: np.ndarray, qvel: np.ndarray):
+    def init(self, qpos: np.ndarray, qvel: np.ndarray):
         """[..., nq], [..., nv] (any float dtype) -> (uint32 state bits, fields) as numpy."""
         lead = np.shape(qpos)[:-1]
         qpos = np.asarray(qpos, np.float64).reshape(-1, self.model.nq)
@@ -150,10 +146,10 @@ class MujocoBackend:
                 mujoco.mj_forward(self.model, data)
                 self._record(data, i, states, fields)
 
-        self._run(qpos.shape[0], work)
+        self.run(qpos.shape[0], work)
         return self._pack(lead, states, fields)
 
-    def host_step(self, state_bits: np.ndarray, ctrl: np.ndarray):
+    def step(self, state_bits: np.ndarray, ctrl: np.ndarray):
         """[..., 2S] uint32, [..., nu] -> (uint32 state bits, fields) after frame_skip substeps."""
         lead = np.shape(state_bits)[:-1]
         in_states = np.ascontiguousarray(state_bits, np.uint32).reshape(-1, 2 * self.state_size)
@@ -169,29 +165,51 @@ class MujocoBackend:
                 mujoco.mj_rnePostConstraint(self.model, data)  # fills cfrc_ext, as Gymnasium
                 self._record(data, i, states, fields)
 
-        self._run(in_states.shape[0], work)
+        self.run(in_states.shape[0], work)
         return self._pack(lead, states, fields)
 
-    # ---- JAX side --------------------------------------------------------------------------
+
+class MujocoBackend:
+    """C MuJoCo stepped on the host (:class:`MujocoHost`) behind ``jax.pure_callback`` (CPU
+    training backend).
+
+    Args:
+      model: the compiled MuJoCo model (Gymnasium's XML, unchanged).
+      frame_skip: MuJoCo substeps per env step.
+      fields: names of mjData quantities the task reads.
+      num_threads: host threads for batches of >= ``THREAD_MIN_BATCH`` envs (default: CPU count,
+        at most 8). Results do not depend on it.
+    """
+
+    name = "mujoco"
+
+    def __init__(self, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...],
+                 num_threads: int | None = None):
+        self.model = model
+        self.frame_skip = int(frame_skip)
+        self.host = MujocoHost(model, frame_skip, fields,
+                               int(num_threads or min(os.cpu_count() or 1, 8)))
+
     def _result_shapes(self):
-        state = jax.ShapeDtypeStruct((2 * self.state_size,), jnp.uint32)
-        fields = {k: jax.ShapeDtypeStruct(s, jnp.float32) for k, s in self.field_shapes.items()}
+        state = jax.ShapeDtypeStruct((2 * self.host.state_size,), jnp.uint32)
+        fields = {k: jax.ShapeDtypeStruct(s, jnp.float32)
+                  for k, s in self.host.field_shapes.items()}
         return state, fields
 
     def init(self, qpos, qvel) -> MujocoPhysics:
         """Physics at (qpos [nq], qvel [nv]). Concrete numpy inputs are used in float64 on the
         host directly (exact parity with a float64 Gymnasium state); traced ones via callback."""
         if isinstance(qpos, np.ndarray) and isinstance(qvel, np.ndarray):
-            state, fields = self.host_init(qpos, qvel)
+            state, fields = self.host.init(qpos, qvel)
             return MujocoPhysics(jnp.asarray(state), jax.tree.map(jnp.asarray, fields))
         state, fields = jax.pure_callback(
-            self.host_init, self._result_shapes(), jnp.asarray(qpos, jnp.float32),
+            self.host.init, self._result_shapes(), jnp.asarray(qpos, jnp.float32),
             jnp.asarray(qvel, jnp.float32), vmap_method="broadcast_all")
         return MujocoPhysics(state, fields)
 
     def step(self, physics: MujocoPhysics, ctrl: jax.Array) -> MujocoPhysics:
         state, fields = jax.pure_callback(
-            self.host_step, self._result_shapes(), physics.state, ctrl,
+            self.host.step, self._result_shapes(), physics.state, ctrl,
             vmap_method="broadcast_all")
         return MujocoPhysics(state, fields)
 
