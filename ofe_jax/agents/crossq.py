@@ -61,7 +61,8 @@ def _networks(config, action_size, axis_name, outputs, dtype):
 
 @dataclasses.dataclass(frozen=True)
 class _CrossQ:
-    """CrossQ's parts; its methods are the pure functions `make` hands to `common.assemble`."""
+    """CrossQ's parts; its methods (with the two steps below) are the pure functions `make`
+    hands to `common.assemble`."""
 
     config: ml_collections.ConfigDict
     observation_size: int
@@ -107,75 +108,79 @@ class _CrossQ:
         return tanh_gaussian_sample(mean, log_std, key,
                                     common.batch_normal(key, mean.shape, self.axis_name))
 
-    def critic_update(self, state, batch, weight, alpha, next_key):
-        """The joint forward of (s, a) and (s', a'), one critic step; (state, loss, q, y)."""
-        enc, head = self.encoder, self.head
-        v = common.ofenet_variables(state)
-        next_action, next_log_prob = self.sample(
-            self.actor_eval.apply(self.actor_variables(state), enc.obs(v, batch.next_obs)),
-            next_key)
-        current = enc.obs_action(v, batch.obs, batch.action)
-        following = enc.obs_action(v, batch.next_obs, next_action)
-
-        def loss_fn(params):
-            (out, out_next), updates = joint_forward(
-                lambda x: self.critic_train.apply(
-                    {"params": params, "batch_stats": state.critic_batch_stats}, x,
-                    mutable=["batch_stats"]), current, following, out_axis=1, has_aux=True)
-            next_q = jax.lax.stop_gradient(head.q(out_next))  # no target network
-            target = jax.lax.stop_gradient(soft_q_target(batch.reward, batch.discount, next_q,
-                                                         next_log_prob, alpha))
-            return head.loss(out, target, weight), (head.q(out), target,
-                                                    updates["batch_stats"])
-
-        (loss, (q, target, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.critic_params)
-        params, opt_state = common.apply_gradients(self.critic_tx, state.critic_params,
-                                                   state.critic_opt_state, grads, self.axis_name)
-        return state.replace(critic_params=params, critic_opt_state=opt_state,
-                             critic_batch_stats=stats), loss, q, target
-
-    def delayed_update(self, state: CrossQState, batch: Transition, alpha, action_key):
-        """Actor (training mode; critic in inference mode) and temperature steps."""
-        enc, v = self.encoder, common.ofenet_variables(state)
-        critic_vars = {"params": state.critic_params, "batch_stats": state.critic_batch_stats}
-
-        def actor_loss_fn(params):
-            variables = {**self.actor_variables(state), "params": params}
-            out, updates = self.actor_train.apply(variables, enc.obs(v, batch.obs),
-                                                  mutable=["batch_stats"])
-            action, log_prob = self.sample(out, action_key)
-            q_pi = self.head.q(self.critic_eval.apply(critic_vars,
-                                                      enc.obs_action(v, batch.obs, action)))
-            return actor_loss(log_prob, q_pi, alpha), (log_prob,
-                                                       updates.get("batch_stats", {}))
-
-        (pi_loss, (log_prob, stats)), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
-            state.actor_params)
-        actor_params, actor_opt_state = common.apply_gradients(
-            self.actor_tx, state.actor_params, state.actor_opt_state, grads, self.axis_name)
-        log_alpha, alpha_opt_state, alpha_loss = temperature_step(
-            self.config, self.alpha_tx, state, log_prob,
-            state.hparams["target_entropy_scale"] * self.action_size, self.axis_name)
-        state = state.replace(actor_params=actor_params, actor_opt_state=actor_opt_state,
-                              actor_batch_stats=stats, log_alpha=log_alpha,
-                              alpha_opt_state=alpha_opt_state)
-        return state, {"actor_loss": pi_loss, "alpha_loss": alpha_loss,
-                       "entropy": -jnp.mean(log_prob)}
-
     def update(self, state: CrossQState, batch: Transition, weight, step):
         key, next_key, action_key = jax.random.split(state.key, 3)
         alpha = jnp.exp(state.log_alpha)
-        state, q_loss, q, target = self.critic_update(state, batch, weight, alpha, next_key)
+        state, q_loss, q, target = _critic_step(self, state, batch, weight, alpha, next_key)
         zeros = {"actor_loss": jnp.zeros(()), "alpha_loss": jnp.zeros(()),
                  "entropy": jnp.zeros(())}
         state, actor_metrics = jax.lax.cond(
             step % self.config.policy_delay == 0,
-            lambda s: self.delayed_update(s, batch, alpha, action_key), lambda s: (s, zeros),
-            state)
+            lambda s: _actor_and_temperature_step(self, s, batch, alpha, action_key),
+            lambda s: (s, zeros), state)
         return state.replace(key=key), {"critic_loss": q_loss, "alpha": alpha,
                                         "q_mean": jnp.mean(q), "td_abs": td_abs(q, target),
                                         **actor_metrics}
+
+
+def _critic_step(parts: _CrossQ, state: CrossQState, batch: Transition, weight, alpha,
+                 next_key):
+    """The joint forward of (s, a) and (s', a'), one critic step; (state, loss, q, y)."""
+    enc, head = parts.encoder, parts.head
+    v = common.ofenet_variables(state)
+    next_action, next_log_prob = parts.sample(
+        parts.actor_eval.apply(parts.actor_variables(state), enc.obs(v, batch.next_obs)),
+        next_key)
+    current = enc.obs_action(v, batch.obs, batch.action)
+    following = enc.obs_action(v, batch.next_obs, next_action)
+
+    def loss_fn(params):
+        (out, out_next), updates = joint_forward(
+            lambda x: parts.critic_train.apply(
+                {"params": params, "batch_stats": state.critic_batch_stats}, x,
+                mutable=["batch_stats"]), current, following, out_axis=1, has_aux=True)
+        next_q = jax.lax.stop_gradient(head.q(out_next))  # no target network
+        target = jax.lax.stop_gradient(soft_q_target(batch.reward, batch.discount, next_q,
+                                                     next_log_prob, alpha))
+        return head.loss(out, target, weight), (head.q(out), target,
+                                                updates["batch_stats"])
+
+    (loss, (q, target, stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.critic_params)
+    params, opt_state = common.apply_gradients(parts.critic_tx, state.critic_params,
+                                               state.critic_opt_state, grads, parts.axis_name)
+    return state.replace(critic_params=params, critic_opt_state=opt_state,
+                         critic_batch_stats=stats), loss, q, target
+
+
+def _actor_and_temperature_step(parts: _CrossQ, state: CrossQState, batch: Transition, alpha,
+                                action_key):
+    """Actor (training mode; critic in inference mode) and temperature steps."""
+    enc, v = parts.encoder, common.ofenet_variables(state)
+    critic_vars = {"params": state.critic_params, "batch_stats": state.critic_batch_stats}
+
+    def actor_loss_fn(params):
+        variables = {**parts.actor_variables(state), "params": params}
+        out, updates = parts.actor_train.apply(variables, enc.obs(v, batch.obs),
+                                               mutable=["batch_stats"])
+        action, log_prob = parts.sample(out, action_key)
+        q_pi = parts.head.q(parts.critic_eval.apply(critic_vars,
+                                                    enc.obs_action(v, batch.obs, action)))
+        return actor_loss(log_prob, q_pi, alpha), (log_prob,
+                                                   updates.get("batch_stats", {}))
+
+    (pi_loss, (log_prob, stats)), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+        state.actor_params)
+    actor_params, actor_opt_state = common.apply_gradients(
+        parts.actor_tx, state.actor_params, state.actor_opt_state, grads, parts.axis_name)
+    log_alpha, alpha_opt_state, alpha_loss = temperature_step(
+        parts.config, parts.alpha_tx, state, log_prob,
+        state.hparams["target_entropy_scale"] * parts.action_size, parts.axis_name)
+    state = state.replace(actor_params=actor_params, actor_opt_state=actor_opt_state,
+                          actor_batch_stats=stats, log_alpha=log_alpha,
+                          alpha_opt_state=alpha_opt_state)
+    return state, {"actor_loss": pi_loss, "alpha_loss": alpha_loss,
+                   "entropy": -jnp.mean(log_prob)}
 
 
 def make(config: ml_collections.ConfigDict, observation_size: int, action_size: int,
