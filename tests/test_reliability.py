@@ -33,6 +33,27 @@ def wait_for_rows(workdir, rows: int, process, timeout: float = 240) -> None:
     raise AssertionError(f"no {rows} rows in {metrics}: {process.poll()}")
 
 
+def pause(process, timeout: float = 30) -> None:
+    """SIGSTOP, then wait until every thread of the process is stopped. kill() returns before
+    the threads stop: one inside a syscall (an orbax rename, say) finishes it first, and a
+    digest taken at once can see the rename half-way (CI saw manifest.ocdbt change under it)."""
+    process.send_signal(signal.SIGSTOP)
+    tasks, deadline = f"/proc/{process.pid}/task", time.time() + timeout
+    while True:
+        states = []
+        for tid in os.listdir(tasks):
+            try:
+                with open(f"{tasks}/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:  # a thread that ended meanwhile
+                continue
+        if all(state in "Tt" for state in states):
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"process {process.pid} not stopped: thread states {states}")
+        time.sleep(0.01)
+
+
 def latest_step(workdir):
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), create=False)
     try:
@@ -106,7 +127,7 @@ def test_one_writer_per_workdir(tmp_path):
     try:
         wait_for_rows(workdir, 2, first)
         assert latest_step(workdir) is not None
-        first.send_signal(signal.SIGSTOP)  # hold its files still while the second one tries
+        pause(first)  # hold its files still while the second one tries
         try:
             before = digest(workdir)
             second = run_main(f"--workdir={workdir}", *LONG, timeout=120)
@@ -166,7 +187,7 @@ def test_failed_save_stops_with_one_line_and_resumes_later(tmp_path, fault):
     deadline = time.time() + 120
     while latest_step(workdir) is None and time.time() < deadline:
         time.sleep(0.2)
-    process.send_signal(signal.SIGSTOP)
+    pause(process)
     how = None
     if fault == "read_only":
         how = _make_read_only(checkpoints)
