@@ -40,6 +40,8 @@ def pause(process, timeout: float = 30) -> None:
     process.send_signal(signal.SIGSTOP)
     tasks, deadline = f"/proc/{process.pid}/task", time.time() + timeout
     while True:
+        if process.poll() is not None:
+            raise AssertionError(f"the run exited ({process.returncode}) before it was paused")
         states = []
         for tid in os.listdir(tasks):
             try:
