@@ -1,6 +1,7 @@
 """Statistics over seeds: IQM, percentile-bootstrap CI of the mean, t-interval, area under the
-curve. Pure numpy/scipy. scipy.special at import (0.26 s); scipy.stats (1.3 s: every training
-run draws its learning curve at the end) only for `iqm(..., "trim_mean")`.
+curve. Pure numpy/scipy. Every training run imports this module (it draws its learning curve at
+the end), so it imports scipy.special (~0.3 s) and not scipy.stats (~1.3 s; measured in
+benchmarks/results/test_compile_cuts_cpu.json); scipy.stats only for `iqm(..., "trim_mean")`.
 
 IQM convention (default "fractional"): the mean of the middle 50% of the sorted sample, each of
 the n sorted values weighted by how much of its 1/n slice of the quantile axis lies within
