@@ -49,6 +49,8 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
+from ofe_jax.aot.peaks import usable_cores  # noqa: F401 - the benchmarks use it from here
+
 SCHEMA = 2
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_PACKAGES = ("numpy", "jax", "jaxlib", "flax", "optax", "mujoco")
@@ -56,13 +58,6 @@ PEER_PACKAGES = ("sbx-rl", "stable_baselines3", "torch", "gymnasium")
 
 # ----------------------------------------------------------------------------------------------
 # Machine, versions, git
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def cpu_model() -> str:

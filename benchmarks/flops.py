@@ -5,16 +5,15 @@ input gradients = 1x, identical forwards on the same inputs counted once (XLA CS
 delayed actor step counted 1/policy_delay of the time. No elementwise work: FLOP/s computed from
 them is *useful* FLOP/s.
 
-Peaks: on a CPU a theoretical estimate, usable logical cores x the clock in /proc/cpuinfo x
-fp32 FLOP/cycle/core of the widest FMA the CPU has (`cpu_peak`); on NVIDIA GPUs the datasheet's
-dense FP32 and TF32 tensor-core peaks keyed by `device_kind` (`GPU_PEAKS`).
+Peaks (ofe_jax/aot/peaks.py): on a CPU a theoretical estimate, usable logical cores x the clock
+in /proc/cpuinfo x fp32 FLOP/cycle/core of the widest FMA the CPU has; on NVIDIA GPUs the
+datasheet's dense FP32 and TF32 tensor-core peaks keyed by `device_kind` (`GPU_PEAKS`).
 """
 
 from __future__ import annotations
 
-import statistics
-
-from benchmarks.common import cpu_model, meminfo_bytes, usable_cores
+from benchmarks.common import cpu_model, meminfo_bytes
+from ofe_jax.aot import peaks
 
 # ----------------------------------------------------------------------------------------------
 # FLOPs per update
@@ -81,82 +80,11 @@ def fmt_flops(x: float | None) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Device peaks
-
-# (substring of jax's device_kind, product, dense FP32 FLOP/s (CUDA cores), dense TF32
-# tensor-core FLOP/s (the datasheets quote TF32 "with sparsity": 2x these), source).
-# First match wins: the specific variants (NVL, PCIe) come before the plain name.
-GPU_PEAKS = (
-    ("H200 NVL", "H200 NVL", 60e12, 417.5e12,
-     "NVIDIA H200 datasheet: FP32 60 TFLOPS, TF32 Tensor Core 835 TFLOPS with sparsity"),
-    ("H200", "H200 SXM", 67e12, 494.7e12,
-     "NVIDIA H200 datasheet: FP32 67 TFLOPS, TF32 Tensor Core 989 TFLOPS with sparsity"),
-    ("H100 NVL", "H100 NVL", 60e12, 417.5e12,
-     "NVIDIA H100 datasheet: FP32 60 TFLOPS, TF32 Tensor Core 835 TFLOPS with sparsity"),
-    ("H100 PCIe", "H100 PCIe", 51.2e12, 378e12,
-     "NVIDIA H100 datasheet / Hopper whitepaper: FP32 51.2 TFLOPS, TF32 756 with sparsity"),
-    ("H100", "H100 SXM5", 66.9e12, 494.7e12,
-     "NVIDIA H100 datasheet / Hopper whitepaper: FP32 66.9 TFLOPS, TF32 989.4 with sparsity"),
-)
-
-
-def _cpuinfo() -> dict:
-    """vendor, family, flags and the mean 'cpu MHz' of the first /proc/cpuinfo entries."""
-    info = {"vendor": "", "family": None, "flags": set(), "mhz": []}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = (part.strip() for part in line.partition(":"))
-                if key == "vendor_id":
-                    info["vendor"] = value
-                elif key == "cpu family" and info["family"] is None:
-                    info["family"] = int(value)
-                elif key == "flags" and not info["flags"]:
-                    info["flags"] = set(value.split())
-                elif key == "cpu MHz":
-                    info["mhz"].append(float(value))
-    except OSError:
-        pass
-    return info
-
-
-def cpu_fp32_flop_per_cycle(vendor: str, family: int | None, flags: set) -> tuple[int, str]:
-    """fp32 FLOP per cycle per core of the widest FMA (2 FLOP per lane), assuming 2 FMA pipes."""
-    if "avx512f" in flags:
-        if vendor == "AuthenticAMD" and (family or 0) < 26:
-            return 32, ("AVX-512 on AMD Zen 4 (family 25): executed on 2 x 256-bit FMA pipes = "
-                        "16 fp32 FMA lanes x 2 FLOP = 32 FLOP/cycle/core")
-        return 64, ("AVX-512 with 2 x 512-bit FMA pipes (Intel server cores, AMD Zen 5) = 32 "
-                    "fp32 FMA lanes x 2 FLOP = 64 FLOP/cycle/core (parts with one 512-bit FMA "
-                    "pipe have half)")
-    if "avx2" in flags and "fma" in flags:
-        return 32, "AVX2 + FMA: 2 x 256-bit FMA pipes = 16 fp32 lanes x 2 FLOP = 32"
-    if "avx" in flags:
-        return 16, "AVX without FMA: 256-bit add + 256-bit multiply = 16"
-    return 8, "SSE: 128-bit add + 128-bit multiply = 8"
+# Device peaks (the table and the CPU estimate live in the library: ofe_jax/aot/peaks.py)
 
 
 def cpu_peak() -> dict:
-    info = _cpuinfo()
-    cores = usable_cores()
-    mhz = statistics.mean(info["mhz"]) if info["mhz"] else float("nan")
-    per_cycle, isa = cpu_fp32_flop_per_cycle(info["vendor"], info["family"], info["flags"])
-    peak = cores * mhz * 1e6 * per_cycle
-    return {
-        "flop_per_s": peak, "precision": "fp32",
-        "kind": "theoretical estimate (not measured)",
-        "formula": f"{cores} usable cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle/core "
-                   f"= {peak / 1e9:.1f} GFLOP/s",
-        "cores": cores, "clock_mhz": mhz, "flop_per_cycle_per_core": per_cycle, "isa": isa,
-        "cpu": cpu_model(), "vendor": info["vendor"], "family": info["family"],
-        "source": ("cores: os.sched_getaffinity; clock: mean 'cpu MHz' in /proc/cpuinfo; "
-                   "FLOP/cycle: from the ISA flags in /proc/cpuinfo (see isa)"),
-        "caveats": ("'cpu MHz' is the clock the kernel reports (in a VM usually the nominal/"
-                    "TSC clock); boost clocks can be higher, so utilisation above 100% is "
-                    "possible. In a VM the vCPUs may be SMT siblings sharing one core's FMA "
-                    "pipes, which would halve the real peak. Matmuls only: XLA's elementwise "
-                    "work is not counted in the achieved FLOP/s."),
-    }
+    return {**peaks.cpu_peak(), "cpu": cpu_model()}
 
 
 def gpu_peak(device_kind: str) -> dict:
@@ -164,22 +92,22 @@ def gpu_peak(device_kind: str) -> dict:
 
     precision = str(jax.config.jax_default_matmul_precision).lower()
     fp32_matmuls = precision in ("highest", "float32")
-    for key, product, fp32, tf32, source in GPU_PEAKS:
-        if key.lower() in device_kind.lower():
-            primary = fp32 if fp32_matmuls else tf32
-            return {
-                "flop_per_s": primary, "precision": "fp32" if fp32_matmuls else "tf32",
-                "kind": "vendor datasheet peak (dense, boost clock)",
-                "product": product, "fp32_flop_per_s": fp32, "tf32_dense_flop_per_s": tf32,
-                "source": source,
-                "note": ("utilisation is against the TF32 tensor-core peak because JAX's "
-                         "default matmul precision lets XLA use TF32 for float32 matmuls on "
-                         "this GPU; against dense FP32: multiply by "
-                         f"{tf32 / fp32:.2f}" if not fp32_matmuls else
-                         "jax_default_matmul_precision asks for full float32: FP32 peak"),
-            }
-    return {"flop_per_s": None, "kind": f"unknown: no peak listed for {device_kind!r}",
-            "source": "add it to GPU_PEAKS in benchmarks/flops.py"}
+    known = peaks.gpu_peaks(device_kind)
+    if known is None:
+        return {"flop_per_s": None, "kind": f"unknown: no peak listed for {device_kind!r}",
+                "source": "add it to GPU_PEAKS in ofe_jax/aot/peaks.py"}
+    fp32, tf32 = known["fp32"], known["tf32"]
+    return {
+        "flop_per_s": fp32 if fp32_matmuls else tf32, "precision": "fp32" if fp32_matmuls
+        else "tf32", "kind": "vendor datasheet peak (dense, boost clock)",
+        "product": known["product"], "fp32_flop_per_s": fp32, "tf32_dense_flop_per_s": tf32,
+        "bf16_dense_flop_per_s": known["bf16"], "source": known["source"],
+        "note": ("utilisation is against the TF32 tensor-core peak because JAX's "
+                 "default matmul precision lets XLA use TF32 for float32 matmuls on "
+                 f"this GPU; against dense FP32: multiply by {tf32 / fp32:.2f}"
+                 if not fp32_matmuls else
+                 "jax_default_matmul_precision asks for full float32: FP32 peak"),
+    }
 
 
 def device_peak(device) -> dict:

@@ -20,7 +20,9 @@ CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def jit_once(fun: Callable, **jit_kwargs) -> Callable:
-    """`jax.jit(fun, **jit_kwargs)`, compiled with CPU_COMPILER_OPTIONS on the CPU backend."""
+    """`jax.jit(fun, **jit_kwargs)`, compiled with CPU_COMPILER_OPTIONS on the CPU backend.
+    `.for_platform("cpu" | "cuda" | ...)` is the jitted function used there (to lower it for
+    a target that is not this process's backend, e.g. a GPU plan on a CPU)."""
     on_cpu = jax.jit(fun, compiler_options=CPU_COMPILER_OPTIONS, **jit_kwargs)
     elsewhere = jax.jit(fun, **jit_kwargs)
 
@@ -30,4 +32,5 @@ def jit_once(fun: Callable, **jit_kwargs) -> Callable:
         fast = not traced and jax.default_backend() == "cpu"
         return (on_cpu if fast else elsewhere)(*args, **kwargs)
 
+    call.for_platform = lambda platform: on_cpu if platform == "cpu" else elsewhere
     return call

@@ -61,6 +61,11 @@ class Env:
     def __repr__(self):
         return f"Env({self.name!r}, backend={self.backend!r})"
 
+    @property
+    def physics_model(self) -> mujoco.MjModel:
+        """The MuJoCo model the backend steps (with the backend's solver options applied)."""
+        return self._physics.model
+
     def _state(self, physics) -> EnvState:
         fields = self._physics.fields(physics)
         zero = jnp.zeros((), jnp.float32)

@@ -144,8 +144,9 @@ def eval_return(parts: Parts, carry: Carry) -> jax.Array:
             return state, ret, alive & ~(state.terminated | state.truncated)
 
         zeros = jnp.zeros((parts.plan.eval_episodes,), jnp.float32)
-        _, ret, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), body,
-                                       (state, zeros, zeros == 0))
+        with jax.named_scope("eval_episode"):  # the plan's trip rule finds the loop by it
+            _, ret, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), body,
+                                           (state, zeros, zeros == 0))
         return jnp.mean(ret)
 
     return jax.vmap(member)(carry.agent, carry.eval_key, carry.obs_stats)
@@ -204,18 +205,33 @@ class Trainer:
     def init(self, keys) -> "Carry":
         return self._init(keys, self.member_hparams())
 
-    def abstract_carry(self) -> Carry:
+    def abstract_carry(self, sharding=None) -> Carry:
         """Shapes, dtypes and shardings of the carry, without allocating: the restore target.
-        The shardings are this run's, whatever devices or processes wrote the checkpoint."""
+        The shardings are this run's, whatever devices or processes wrote the checkpoint;
+        `sharding`: one sharding for every leaf instead (one device, e.g. a plan's target)."""
         shapes = jax.eval_shape(self.init, self.seed_keys())
-        if self.mesh is None:
-            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        if self.mesh is None or sharding is not None:
+            device = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
             shardings = jax.tree.map(lambda _: device, shapes)
         else:
             shardings = jax.tree.map(lambda spec: NamedSharding(self.mesh, spec), self.specs,
                                      is_leaf=lambda x: isinstance(x, P))
         return jax.tree.map(lambda x, sharding: jax.ShapeDtypeStruct(
             x.shape, x.dtype, sharding=sharding), shapes, shardings)
+
+    def programs(self, platform: str, sharding) -> dict:
+        """{name: (jitted function, abstract arguments)} of every program a run executes
+        (names as in schedule.program_runs), with arguments on `sharding` (one device), built
+        as for `platform` ("cpu", "cuda", ...): what ofe_jax.plan compiles."""
+        carry = self.abstract_carry(sharding)
+        keys = jax.ShapeDtypeStruct(self.seed_keys().shape, jnp.uint32, sharding=sharding)
+        hparams = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                              sharding=sharding),
+                               self.member_hparams())
+        return {"init": (self._init.for_platform(platform), (keys, hparams)),
+                "run_chunk": (self.run_chunk, (carry,)),
+                "eval_return": (self.eval_return, (carry,)),
+                "policy": (self.policy, (carry,))}
 
     def to_env_action(self, action: jax.Array) -> jax.Array:
         return plan_lib.to_env_action(self.parts, action)

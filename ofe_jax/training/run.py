@@ -23,7 +23,7 @@ from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.config import validation
 from ofe_jax.errors import UserError
 from ofe_jax.policy import policy_meta
-from ofe_jax.training import multihost, workdir as workdir_lib
+from ofe_jax.training import multihost, schedule, workdir as workdir_lib
 from ofe_jax.training.logs import RunLogger
 from ofe_jax.training.loop import Trainer
 
@@ -100,12 +100,11 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
                            f"(step {checkpoints.latest_step()}) is untouched")
             return 1
         eval_return = None
-        if step // config.eval_every > previous // config.eval_every or step >= total:
+        if schedule.evaluates(config, previous, step, total):
             eval_return = np.asarray(multihost.to_host(trainer.eval_return(carry)))
         logger.write(step, metrics, eval_return, (step - previous) / (time.time() - tick),
                      time.time() - began)
-        if (step // config.checkpoint_every > previous // config.checkpoint_every
-                or step >= total or signum):
+        if schedule.saves(config, previous, step, total) or signum:
             _save(trainer, checkpoints, step, carry)
         if signum:
             checkpoints.wait()

@@ -1,0 +1,198 @@
+"""A run planned for a device without running it: every program the run executes compiled for
+the target (the Trainer's own jitted functions, as `ofe_jax.main` builds them), with its memory,
+what one execution does, and a projected wall time for the whole run.
+
+    report = planner.plan(config, targets.load("h100"))          # a JSON-able dict
+    report["fit_seeds"] = planner.fit_seeds(config, target)      # largest seeds that fit
+
+"auto" resolves as on the target: the mjx backend on a GPU, C MuJoCo on a CPU. One device only
+(a plan of a multi-device mesh would need that many devices in the topology).
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import ml_collections
+
+from ofe_jax.aot import flops as flops_lib, hlo, model, physics
+from ofe_jax.errors import ConfigError
+
+
+def target_config(config: ml_collections.ConfigDict, target) -> ml_collections.ConfigDict:
+    """The config as it runs on the target: env.backend "auto" resolved for it."""
+    c = config.copy_and_resolve_references()
+    p = c.parallel
+    if p.seeds_devices * p.data_devices > 1 or p.num_processes > 1:
+        raise ConfigError(f"the plan compiles for one device; got parallel.seeds_devices x "
+                          f"data_devices = {p.seeds_devices} x {p.data_devices} and "
+                          f"num_processes={p.num_processes} (plan one device's share: seeds / "
+                          f"seeds_devices)")
+    if c.env.backend == "auto":
+        c.env.backend = "mujoco" if target.platform == "cpu" else "mjx"
+    return c
+
+
+def precision_of(config: ml_collections.ConfigDict) -> str:
+    """The matmul precision of the networks: "bfloat16", or the float32 setting."""
+    if config.agent.compute_dtype == "bfloat16":
+        return "bfloat16"
+    return config.agent.get("matmul_precision", "default")
+
+
+def _memory(compiled) -> dict:
+    m = compiled.memory_analysis()
+    sizes = {k: int(getattr(m, f"{k}_size_in_bytes")) for k in
+             ("argument", "output", "alias", "temp", "generated_code")}
+    sizes["total"] = sizes["argument"] + sizes["output"] - sizes["alias"] + sizes["temp"]
+    return sizes
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return f"{type(e).__name__}: {lines[0][:240] if lines else ''}"
+
+
+def compile_program(fn, args, target, trips_for, with_counts: bool = True) -> dict:
+    """One program lowered and compiled for the target: memory, counts, flops, times."""
+    tick = time.perf_counter()
+    try:
+        traced = fn.trace(*args)
+        compiled = traced.lower().compile()
+    except Exception as e:  # noqa: BLE001 - report any compiler failure, in one line
+        return {"compiled": False, "error": _one_line(e),
+                "compile_s": round(time.perf_counter() - tick, 2)}
+    out = {"compiled": True, "compile_s": round(time.perf_counter() - tick, 2),
+           "memory": _memory(compiled)}
+    if with_counts:
+        out["counts"] = hlo.count(compiled.as_text(), trips_for).as_dict()
+        out["matmul_flops"] = flops_lib.matmul_flops(traced.jaxpr, trips_for)
+    return out
+
+
+def _envs_per_callback(name: str, trainer) -> int:
+    p = trainer.plan
+    return p.members * (p.eval_episodes if name == "eval_return" else p.num_envs)
+
+
+def plan(config: ml_collections.ConfigDict, target, programs: tuple[str, ...] | None = None
+         ) -> dict:
+    """The plan of `config` on `target` (module docstring); programs: a subset to compile."""
+    from ofe_jax.training import schedule
+    from ofe_jax.training.loop import Trainer
+
+    c = target_config(config, target)
+    trainer = Trainer(c)
+    p = trainer.plan
+    profile = physics.profile(trainer.env, p.members * p.num_envs)
+    trips_for = physics.trip_rule(profile if trainer.env.backend == "mjx" else None,
+                                  c.env.episode_length)
+    runs = schedule.program_runs(c, p)
+    precision = precision_of(c)
+    out = {}
+    for name, (fn, args) in trainer.programs(target.platform, target.sharding()).items():
+        if programs is not None and name not in programs:
+            continue
+        result = compile_program(fn, args, target, trips_for)
+        if result["compiled"]:
+            result["seconds"] = model.program_seconds(
+                result["counts"], result["matmul_flops"], target, precision,
+                profile["host_step_s"], _envs_per_callback(name, trainer))
+        result["runs"] = runs.get(name, 0)
+        out[name] = result
+    carry_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(
+        trainer.abstract_carry(target.sharding())))
+    return _summarise(c, target, trainer, out, runs, carry_bytes, profile, precision)
+
+
+def _summarise(c, target, trainer, programs, runs, carry_bytes, profile, precision) -> dict:
+    p = trainer.plan
+    compiled = {k: v for k, v in programs.items() if v["compiled"]}
+    peak = max((v["memory"]["total"] for v in compiled.values()), default=0)
+    usable = int(target.memory_bytes * target.usable_fraction)
+    report = {
+        "config": {"env": c.env.name, "agent": c.agent.name, "network": c.agent.network.kind,
+                   "units": c.agent.network.units, "ofenet": bool(c.agent.ofenet.enabled),
+                   "seeds": c.seeds, "members": p.members, "num_envs": p.num_envs,
+                   "backend": c.env.backend, "total_steps": p.total_steps,
+                   "iterations_per_chunk": p.iterations_per_chunk,
+                   "updates_per_iteration": p.updates_per_iteration,
+                   "replay_obs_dtype": c.replay.obs_dtype, "precision": precision},
+        "target": {"name": target.name, "device_kind": target.device_kind,
+                   "memory_bytes": target.memory_bytes, "usable_bytes": usable,
+                   "peaks": target.peaks, "bandwidth": target.bandwidth,
+                   "launch_s": target.launch_s, "sync_s": target.sync_s,
+                   "sources": target.sources},
+        "programs": programs,
+        "memory": {"peak_bytes": peak, "carry_bytes": carry_bytes, "fits": peak <= usable,
+                   "peak_program": max(compiled, key=lambda k: compiled[k]["memory"]["total"])
+                   if compiled else None},
+        "physics": profile,
+        "all_compiled": len(compiled) == len(programs),
+    }
+    chunk = compiled.get("run_chunk")
+    if chunk is not None:
+        iterations = p.iterations_per_chunk
+        per = {k: v / iterations for k, v in chunk["counts"].items()
+               if k in ("kernels", "library_calls", "syncs", "callbacks", "bytes")}
+        per["matmul_flops"] = chunk["matmul_flops"] / iterations
+        per["seconds"] = chunk["seconds"]["total_s"] / iterations
+        report["per_iteration"] = per
+        report["unknown_loops"] = chunk["counts"]["unknown_loops"]
+    if len(compiled) == len(programs):
+        projection = model.run_seconds(compiled, runs, carry_bytes, target)
+        report["projection"] = {**projection, "hours": projection["total_s"] / 3600,
+                                "label": "projection (not measured)", "model": model.MODEL}
+    return report
+
+
+def _fits(config, target, seeds: int, cache: dict) -> tuple[bool, int]:
+    """Whether `seeds` seeds fit (init and run_chunk: the programs holding the carry and the
+    chunk's temporaries), and the larger of their memory totals."""
+    if seeds not in cache:
+        c = config.copy_and_resolve_references()
+        c.seeds = seeds
+        report = plan(c, target, programs=("init", "run_chunk"))
+        ok = report["all_compiled"]
+        cache[seeds] = (ok and report["memory"]["fits"], report["memory"]["peak_bytes"])
+    return cache[seeds]
+
+
+def fit_seeds(config: ml_collections.ConfigDict, target, limit: int = 1 << 14) -> dict:
+    """The largest `seeds` whose programs fit the target's usable memory, by compiles: an
+    affine estimate from two compiles, then the boundary found and checked (n fits, n + 1 does
+    not), by doubling steps away from the estimate and bisection."""
+    cache: dict = {}
+    fits = lambda n: _fits(config, target, n, cache)[0]
+    base = config.seeds
+    probe = base * 2 if fits(base) else max(1, base // 2)
+    (_, base_bytes), (_, probe_bytes) = cache[base], _fits(config, target, probe, cache)
+    if probe == base:  # seeds=1 does not fit
+        return {"seeds": 0, "next_does_not_fit": 1, "probes": _probes(cache)}
+    per_seed = max(1.0, (probe_bytes - base_bytes) / (probe - base))
+    usable = target.memory_bytes * target.usable_fraction
+    guess = int(max(1, min(limit, base + (usable - base_bytes) // per_seed)))
+    step = 1
+    if fits(guess):
+        lo = guess
+        while fits(lo + step):
+            lo, step = lo + step, step * 2
+            if lo >= limit:
+                return {"seeds": lo, "limit": limit, "probes": _probes(cache)}
+        hi = lo + step
+    else:
+        hi, lo = guess, 0
+        while hi - step >= 1:
+            if fits(hi - step):
+                lo = hi - step
+                break
+            hi, step = hi - step, step * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return {"seeds": lo, "next_does_not_fit": hi, "probes": _probes(cache)}
+
+
+def _probes(cache: dict) -> list:
+    return [{"seeds": s, "fits": f, "peak_bytes": b} for s, (f, b) in sorted(cache.items())]
