@@ -71,6 +71,19 @@ def parse(argv: list[str]) -> list[str]:
         fail(f"cannot load --config: {type(e).__name__}: {_last_line(e)}", 2)
 
 
+def define_config(default: str, help_text: str):
+    """`config_flags.DEFINE_config_file("config", default, ...)` (lock_config=True). With a
+    default, ml_collections applies the command line's `--config.<field>` overrides while the
+    flag is defined (before parsing, when no --config is given): an unknown field fails there,
+    as one line too."""
+    from ml_collections import config_flags
+
+    try:
+        return config_flags.DEFINE_config_file("config", default, help_text, lock_config=True)
+    except (AttributeError, KeyError) as e:
+        fail(unknown_field(e), 2)
+
+
 def load_config(flag):
     """The value of a DEFINE_config_file flag; a file that failed to load (missing, a
     directory, ...) raises on first access: one line."""

@@ -12,14 +12,11 @@ A process of a multi-host run (parallel.num_processes > 1) trains in a watched c
 import os
 
 from absl import flags
-from ml_collections import config_flags
 
 from ofe_jax import cli, supervise
 
 _QUICKSTART = os.path.join(os.path.dirname(__file__), "config", "quickstart.py")
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", _QUICKSTART, "Training config file (ml_collections, get_config()).",
-    lock_config=True)
+_CONFIG = cli.define_config(_QUICKSTART, "Training config file (ml_collections, get_config()).")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run directory for logs, checkpoints and plots (default: runs/<env>-<algo>).")
 

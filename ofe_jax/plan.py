@@ -17,13 +17,11 @@ import os
 os.environ["JAX_PLATFORMS"] = "cpu"  # before jax is imported: deviceless GPU compilation
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from ofe_jax import cli  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(__file__), "config", "quickstart.py"),
-    "Training config file, as for ofe_jax.main.", lock_config=True)
+_CONFIG = cli.define_config(os.path.join(os.path.dirname(__file__), "config", "quickstart.py"),
+                            "Training config file, as for ofe_jax.main.")
 _DEVICE = flags.DEFINE_string("device", "h100", "cpu | h100 | h200 | a100 | a target-config "
                               "text-proto file.")
 _OUT = flags.DEFINE_string("out", None, "Write the whole plan as JSON here.")

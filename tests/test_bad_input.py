@@ -76,6 +76,8 @@ CASES = {
                                        "parallel.num_processes=2 needs "
                                        "parallel.coordinator_address"),
     "unknown_field": ([QUICK, "--config.no_such_field=1"], "unknown config field no_such_field"),
+    "unknown_field_default_config": (["--config.no_such_field=1"],  # applied while defining
+                                     "unknown config field no_such_field"),
     "config_is_a_directory": (["--config=configs"], "cannot load --config"),
     "config_is_empty": (["--config={tmp}/empty.py"], "cannot load --config"),
     "config_syntax_error": (["--config={tmp}/syntax.py"], "syntax error in"),
@@ -117,7 +119,7 @@ WORKDIR_UNDER_A_FILE = "workdir_under_a_file"
 WORKDIR_CASES = {WORKDIR_IS_A_FILE: "{tmp}/a_file", WORKDIR_UNDER_A_FILE: "{tmp}/a_file/run"}
 # Run against a workdir that does not exist: it must not be created.
 FRESH = ("unknown_env", "total_steps_zero", "num_envs_zero", "seeds_zero", "unknown_field",
-         "multi_host_without_coordinator")
+         "unknown_field_default_config", "multi_host_without_coordinator")
 
 
 def _prepare(tmp) -> None:
