@@ -20,5 +20,10 @@ class CheckpointError(UserError, RuntimeError):
     """A checkpoint exists but cannot be read back (or written)."""
 
 
+class RenderError(UserError, RuntimeError):
+    """A video cannot be rendered: no OpenGL library for the MUJOCO_GL backend, or the file
+    cannot be written."""
+
+
 class ReportError(UserError):
     """A problem with the runs given to the analysis commands."""

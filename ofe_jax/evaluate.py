@@ -2,7 +2,11 @@
 from the checkpoint's policy artifact only (never the training carry or its replay).
 
     python -m ofe_jax.evaluate --workdir runs/name --episodes 10 [--video out.mp4]
-"""
+
+Each member's score is printed as soon as it is known; the video (the first member's first
+episode) is rendered after all of them, so that a missing OpenGL library costs no score."""
+
+import os
 
 from absl import flags
 
@@ -15,27 +19,72 @@ _VIDEO = flags.DEFINE_string("video", None, "Optional .mp4 of the first seed's f
                              "(needs an OpenGL backend, e.g. MUJOCO_GL=egl).")
 
 
+def _scores(policies, episodes: int):
+    """(policy, Gymnasium episode returns [episodes]) of each policy, one at a time."""
+    from ofe_jax.envs.gymnasium import score_in_gymnasium
+
+    for policy in policies:
+        yield policy, score_in_gymnasium(policy.env_name, policy, episodes=episodes,
+                                         seed=1000 + policy.seed)
+
+
 def score_run(workdir: str, episodes: int, step: int | None = None,
               video: str | None = None) -> list[tuple]:
-    """[(policy, Gymnasium episode returns [episodes])] of every member's policy at `step`."""
-    from ofe_jax.envs.gymnasium import score_in_gymnasium
+    """[(policy, Gymnasium episode returns [episodes])] of every member's policy at `step`;
+    with `video`, the first member's first episode is then rendered into that .mp4."""
+    from ofe_jax.envs.gymnasium import record_episode
     from ofe_jax.policy import load_policies
 
-    return [(policy, score_in_gymnasium(policy.env_name, policy, episodes=episodes,
-                                        seed=1000 + policy.seed,
-                                        render_path=video if i == 0 else None))
-            for i, policy in enumerate(load_policies(workdir, step))]
+    policies = load_policies(workdir, step)
+    scored = list(_scores(policies, episodes))
+    if video:
+        record_episode(policies[0].env_name, policies[0], video, seed=1000 + policies[0].seed)
+    return scored
+
+
+def import_mujoco() -> Exception | None:
+    """Imports mujoco, which loads the OpenGL library of the MUJOCO_GL backend as it is
+    imported (osmesa, egl) and fails where that library is missing. Then it is imported
+    without rendering (MUJOCO_GL=disable) so that scoring still works, and the first failure
+    is returned (to report when a video is asked for). A failure that does not go away with
+    rendering disabled is not the backend's: it is raised."""
+    try:
+        import mujoco  # noqa: F401
+        return None
+    except (ImportError, AttributeError, OSError, RuntimeError) as e:  # the GL loaders' errors
+        failure = e
+    saved = {name: os.environ.get(name) for name in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    os.environ["MUJOCO_GL"] = "disable"
+    try:
+        import mujoco  # noqa: F401, F811 - the modules that failed are not in sys.modules
+    except Exception:
+        raise failure from None
+    finally:
+        for name, value in saved.items():  # what gymnasium reads when it renders
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return failure
 
 
 def main(argv) -> int:
     del argv
+    gl_failure = import_mujoco()
     from ofe_jax.config.grid import point_label
+    from ofe_jax.envs.gymnasium import gl_error, record_episode
+    from ofe_jax.policy import load_policies
 
-    for policy, returns in score_run(_WORKDIR.value, _EPISODES.value, _STEP.value,
-                                     _VIDEO.value):
+    policies = load_policies(_WORKDIR.value, _STEP.value)
+    for policy, returns in _scores(policies, _EPISODES.value):
         where = f" [{point_label(policy.grid)}]" if policy.grid else ""
         print(f"seed {policy.seed}{where}: mean return {returns.mean():.1f} +- "
-              f"{returns.std():.1f} over {len(returns)} Gymnasium episodes")
+              f"{returns.std():.1f} over {len(returns)} Gymnasium episodes", flush=True)
+    if _VIDEO.value:
+        if gl_failure is not None:
+            raise gl_error(gl_failure) from gl_failure
+        record_episode(policies[0].env_name, policies[0], _VIDEO.value,
+                       seed=1000 + policies[0].seed)
     return 0
 
 

@@ -48,6 +48,28 @@ def policy_meta(config: ml_collections.ConfigDict, env, step: int, members: list
             "seeds": [int(s) for s in members], "grid": [dict(p) for p in points]}
 
 
+_META_ENV = {"name": str, "observation_size": int, "action_size": int, "action_low": list,
+             "action_high": list}
+
+
+def _check_meta(checkpoints, step: int, meta) -> dict:
+    """meta["env"], once the fields read here are there with their types (the JSON of a
+    damaged or hand-edited artifact may parse and still lack them)."""
+    problem = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("env"), dict):
+        problem = "no env"
+    elif not isinstance(meta.get("agent"), dict) or not isinstance(meta.get("step"), int):
+        problem = "no agent or step"
+    elif not (isinstance(meta.get("seeds"), list) and meta["seeds"]):
+        problem = "no seeds"
+    else:
+        wrong = [k for k, kind in _META_ENV.items() if not isinstance(meta["env"].get(k), kind)]
+        problem = f"env without {', '.join(wrong)}" if wrong else None
+    if problem:
+        raise checkpoints.damaged(step, f"policy_meta/metadata has {problem}")
+    return meta["env"]
+
+
 def _read(workdir: str, step: int | None):
     """(meta, agent, policies [S, ...]) from the policy artifact at `step` (latest if None)."""
     from ofe_jax import agents
@@ -64,10 +86,14 @@ def _read(workdir: str, step: int | None):
         if step is None:
             raise CheckpointError(f"no checkpoint in {workdir!r}")
         meta = checkpoints.restore_policy_meta(step)
-        env = meta["env"]
-        agent = agents.build(ml_collections.ConfigDict(meta["agent"]), env["observation_size"],
-                             env["action_size"],
-                             contact_force_size=env.get("contact_force_size", 0))
+        env = _check_meta(checkpoints, step, meta)
+        try:
+            agent = agents.build(ml_collections.ConfigDict(meta["agent"]),
+                                 env["observation_size"], env["action_size"],
+                                 contact_force_size=env.get("contact_force_size", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise checkpoints.damaged(step, f"policy_meta/metadata: no agent of this version "
+                                            f"of ofe_jax ({type(e).__name__}: {e})"[:150]) from e
         from ofe_jax.training import normalizer
 
         def one(key):
