@@ -12,6 +12,7 @@ LONGEST_FIRST = (
     "test_envs_parity_mjx.py",
     "test_train.py",
     "test_reliability.py",
+    "test_plan.py",
     "test_agents.py",
     "test_probe.py",
     "test_post2021_agents.py",

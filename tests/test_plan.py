@@ -18,7 +18,7 @@ import pytest
 from ofe_jax import agents
 from ofe_jax.aot import flops as flops_lib, hlo, planner, targets
 from ofe_jax.config import quickstart
-from ofe_jax.training.loop import Trainer
+from ofe_jax.training.trainer import Trainer
 from tests._cli import cli_env
 
 HAS_PLUGIN = targets.cuda_plugin_version() is not None
@@ -51,18 +51,20 @@ def cli_plan(tmp_path_factory):
 
 def test_cpu_plan_lists_every_program_with_the_direct_compiles_memory(cli_plan):
     stdout, report = cli_plan
-    assert set(report["programs"]) == {"init", "run_chunk", "eval_return", "policy"}
-    for name in report["programs"]:
+    programs = report["programs"]
+    assert set(programs) == {"init", "collect", "learn", "eval_return", "policy"}
+    for name in programs:
         assert name in stdout
     assert "projection (not measured)" in stdout and report["all_compiled"]
     # The same functions compiled directly (not through the plan) have the same memory.
     trainer = Trainer(planner.target_config(short_quickstart(), targets.load("cpu")))
     carry = trainer.abstract_carry()
-    direct = {"run_chunk": trainer.run_chunk.lower(carry).compile(),
-              "eval_return": trainer.eval_return.lower(carry).compile(),
+    direct = {kind: trainer.program(kind, programs[kind]["iterations_per_call"]).lower(
+        carry).compile() for kind in ("collect", "learn")}
+    direct.update({"eval_return": trainer.eval_return.lower(carry).compile(),
               "policy": trainer.policy.lower(carry).compile(),
               "init": trainer._init.for_platform("cpu").lower(
-                  trainer.seed_keys(), trainer.member_hparams()).compile()}
+                  trainer.seed_keys(), trainer.member_hparams()).compile()})
     for name, compiled in direct.items():
         m = compiled.memory_analysis()
         planned = report["programs"][name]["memory"]
@@ -70,9 +72,14 @@ def test_cpu_plan_lists_every_program_with_the_direct_compiles_memory(cli_plan):
         assert planned["output"] == m.output_size_in_bytes, name
         assert planned["alias"] == m.alias_size_in_bytes, name
         assert planned["temp"] == m.temp_size_in_bytes, name
-    # Runs of a 3000-step run in chunks of 500: 6 chunks, evaluations at 1k/2k/3k, saves 2k/3k.
-    assert {k: v["runs"] for k, v in report["programs"].items()} == {
-        "init": 1, "run_chunk": 6, "eval_return": 3, "policy": 2}
+    # A 3000-step run, 1000 random steps, logged every 500: calls of a divisor of 500
+    # iterations; evaluations at 1k/2k/3k, saves at 2k/3k.
+    collect, learn = programs["collect"], programs["learn"]
+    assert 500 % collect["iterations_per_call"] == 0 and 500 % learn["iterations_per_call"] == 0
+    assert collect["runs"] * collect["iterations_per_call"] == 1000
+    assert learn["runs"] * learn["iterations_per_call"] == 2000
+    assert {k: programs[k]["runs"] for k in ("init", "eval_return", "policy")} == {
+        "init": 1, "eval_return": 3, "policy": 2}
     assert report["memory"]["peak_bytes"] == max(
         p["memory"]["total"] for p in report["programs"].values())
 
@@ -184,14 +191,13 @@ def test_hlo_walk_by_hand():
 
 @pytest.fixture(scope="module")
 def chunk_counts():
-    """HLO counts of the quick-start's run_chunk at 4 and 8 iterations per chunk (CPU)."""
+    """HLO counts of the quick-start's learning program at 4 and 8 iterations per call (CPU)."""
     out = {}
     target = targets.load("cpu")
+    trainer = Trainer(planner.target_config(short_quickstart(), target))
+    carry = trainer.abstract_carry()
     for iterations in (4, 8):
-        config = planner.target_config(short_quickstart(log_every=iterations), target)
-        trainer = Trainer(config)
-        fn, args = trainer.programs("cpu", target.sharding())["run_chunk"]
-        text = fn.trace(*args).lower().compile().as_text()
+        text = trainer.program("learn", iterations).lower(carry).compile().as_text()
         computations, entry = hlo.parse_module(text)
         scans = [i for i in computations[entry] if i.opcode == "while"]
         out[iterations] = (hlo.count(text), scans)
@@ -215,7 +221,7 @@ def test_counts_scale_with_the_chunk_length(chunk_counts):
 def test_fit_seeds_finds_the_boundary_on_a_small_memory():
     target = targets.load("cpu")
     config = short_quickstart(**{"agent.network.units": 8, "replay.capacity": 20_000})
-    one = planner.plan(config, target, programs=("init", "run_chunk"))["memory"]["peak_bytes"]
+    one = planner.plan(config, target, programs=("init", "learn"))["memory"]["peak_bytes"]
     small = targets.Target(**{**target.__dict__, "memory_bytes": int(3.5 * one)})
     fit = planner.fit_seeds(config, small)
     assert fit["seeds"] >= 1 and fit["next_does_not_fit"] == fit["seeds"] + 1

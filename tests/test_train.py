@@ -83,6 +83,25 @@ def test_resume_is_bitwise_identical(seeds_runs, tmp_path):
     assert int(resumed.buffer.size[0]) == 400 and np.isfinite(metrics["critic_loss"]).all()
 
 
+def test_resume_between_log_rows_is_bitwise_identical(seeds_runs, tmp_path):
+    """A checkpoint after one call inside a log interval (what a stop signal leaves), restored:
+    the rest of the interval equals the uninterrupted interval, its log row included (the
+    interval's sums travel in the carry)."""
+    trainer, _, first, _ = seeds_runs
+    uninterrupted, metrics = trainer.run_chunk(jax.tree.map(jnp.copy, first))
+    partial = jax.block_until_ready(trainer.call(jax.tree.map(jnp.copy, first)))
+    assert 200 < int(partial.step) < 400  # calls of a divisor of call_unit (50) iterations
+    checkpoints = Checkpointer(str(tmp_path / "ckpt"), keep=2)
+    checkpoints.save(int(partial.step), partial, trainer.policy(partial), {})
+    checkpoints.wait()
+    restored = checkpoints.restore_carry(trainer.abstract_carry())
+    checkpoints.close()
+    resumed, resumed_metrics = trainer.run_chunk(restored)
+    assert int(resumed.step) == 400
+    assert _leaves_equal(resumed, uninterrupted)
+    assert _leaves_equal(resumed_metrics, metrics)
+
+
 def test_seeds_axis_equals_separate_runs(seeds_runs):
     """Seed s of a seeds=3 run against a seeds=1 run of seed s.
 

@@ -8,6 +8,7 @@ environment's bounds. Exploration and target noise are therefore "scaled by the 
 """
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -130,6 +131,15 @@ class Agent:
 def polyak(target: Params, online: Params, tau: float) -> Params:
     """target <- tau * online + (1 - tau) * target."""
     return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)
+
+
+def every(step, period: int, run: Callable, skip: Callable, *operands):
+    """run(*operands) on steps 0, period, 2 period, ..., else skip(*operands). A Python int
+    `step` (the training loop's static schedule) decides in Python; a traced one with a
+    `lax.cond` (the work happens inside the branch)."""
+    if isinstance(step, int):
+        return (run if step % period == 0 else skip)(*operands)
+    return jax.lax.cond(step % period == 0, run, skip, *operands)
 
 
 def copy_tree(tree: Params) -> Params:
@@ -281,5 +291,20 @@ def assemble(config: ml_collections.ConfigDict, observation_size: int, action_si
 
     # init runs once per state: compiled for compile time (eagerly it would compile each random
     # draw and initialiser separately).
-    return Agent(config, observation_size, action_size, jit_once(init), update, update_many,
-                 pretrain_update, act, policy, policy_action, encoder)
+    precise = functools.partial(with_precision, config.get("matmul_precision", "default"))
+    return Agent(config, observation_size, action_size, jit_once(init), precise(update),
+                 precise(update_many), precise(pretrain_update), precise(act), policy,
+                 precise(policy_action), encoder)
+
+
+def with_precision(precision: str, fn: Callable) -> Callable:
+    """fn traced under jax.default_matmul_precision(precision) ("default": fn itself)."""
+    if precision == "default":
+        return fn
+
+    @functools.wraps(fn)
+    def traced(*args, **kwargs):
+        with jax.default_matmul_precision(precision):
+            return fn(*args, **kwargs)
+
+    return traced

@@ -114,8 +114,8 @@ class _CrossQ:
         state, q_loss, q, target = _critic_step(self, state, batch, weight, alpha, next_key)
         zeros = {"actor_loss": jnp.zeros(()), "alpha_loss": jnp.zeros(()),
                  "entropy": jnp.zeros(())}
-        state, actor_metrics = jax.lax.cond(
-            step % self.config.policy_delay == 0,
+        state, actor_metrics = common.every(
+            step, self.config.policy_delay,
             lambda s: _actor_and_temperature_step(self, s, batch, alpha, action_key),
             lambda s: (s, zeros), state)
         return state.replace(key=key), {"critic_loss": q_loss, "alpha": alpha,

@@ -120,10 +120,9 @@ def make(config: ml_collections.ConfigDict, observation_size: int, action_size: 
             encoder.obs_action(variables, batch.obs, batch.action), target, weight, axis_name)
         state = state.replace(key=key)
 
-        # Delayed actor and target update; the work happens inside the branch.
-        state, pi_loss = jax.lax.cond(
-            step % config.policy_delay == 0, delayed_update,
-            lambda s, b: (s, jnp.zeros((), jnp.float32)), state, batch)
+        # Delayed actor and target update (a static branch under the training loop's schedule).
+        state, pi_loss = common.every(step, config.policy_delay, delayed_update,
+                                      lambda s, b: (s, jnp.zeros((), jnp.float32)), state, batch)
         return state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q_mean": jnp.mean(q),
                        "td_abs": td_abs(q, target)}
 

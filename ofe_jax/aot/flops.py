@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 
 import jax
+import numpy as np
 import jax.extend  # noqa: F401 - jax.extend.core.(Closed)Jaxpr
 
 
@@ -37,13 +38,20 @@ def _sub_jaxprs(value):
             yield from _sub_jaxprs(v)
 
 
-def _walk(jaxpr, prefix: str, trips_for) -> float:
-    total = 0.0
+CALLBACKS = ("pure_callback", "io_callback", "callback")
+
+
+def _walk(jaxpr, prefix: str, trips_for) -> np.ndarray:
+    """[matmul flops, equations, host callbacks] of one execution of `jaxpr`."""
+    total = np.zeros(3)
     for eqn in jaxpr.eqns:
         name = f"{prefix}/{eqn.source_info.name_stack}"
         primitive = eqn.primitive.name
+        total[1] += 1
         if primitive == "dot_general":
-            total += dot_flops(eqn)
+            total[0] += dot_flops(eqn)
+        elif primitive in CALLBACKS:
+            total[2] += 1
         elif primitive == "scan":
             total += eqn.params["length"] * _walk(eqn.params["jaxpr"].jaxpr, name, trips_for)
         elif primitive == "while":
@@ -51,7 +59,8 @@ def _walk(jaxpr, prefix: str, trips_for) -> float:
             total += trips * (_walk(eqn.params["body_jaxpr"].jaxpr, name, trips_for)
                               + _walk(eqn.params["cond_jaxpr"].jaxpr, name, trips_for))
         elif primitive == "cond":
-            total += max(_walk(b.jaxpr, name, trips_for) for b in eqn.params["branches"])
+            total += max((_walk(b.jaxpr, name, trips_for) for b in eqn.params["branches"]),
+                         key=lambda c: tuple(c))
         else:
             for value in eqn.params.values():
                 for sub in _sub_jaxprs(value):
@@ -59,7 +68,16 @@ def _walk(jaxpr, prefix: str, trips_for) -> float:
     return total
 
 
+def cost(closed_jaxpr, trips_for: Callable[[str], float | None] = lambda n: None) -> dict:
+    """{"matmul_flops", "equations", "callbacks"} of one execution of `closed_jaxpr`, loops
+    multiplied by their trips (module docstring): what the training loop's pacing estimates a
+    call's time from before compiling it (equations: an upper bound on kernels)."""
+    flops, equations, callbacks = _walk(closed_jaxpr.jaxpr, "", trips_for)
+    return {"matmul_flops": float(flops), "equations": float(equations),
+            "callbacks": float(callbacks)}
+
+
 def matmul_flops(closed_jaxpr, trips_for: Callable[[str], float | None] = lambda n: None
                  ) -> float:
     """Matmul FLOPs of one execution of `closed_jaxpr` (module docstring)."""
-    return _walk(closed_jaxpr.jaxpr, "", trips_for)
+    return cost(closed_jaxpr, trips_for)["matmul_flops"]

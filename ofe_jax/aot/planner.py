@@ -72,6 +72,7 @@ def compile_program(fn, args, target, trips_for, with_counts: bool = True) -> di
 
 
 def _envs_per_callback(name: str, trainer) -> int:
+    """Envs a host callback of program `name` steps (C MuJoCo backend)."""
     p = trainer.plan
     return p.members * (p.eval_episodes if name == "eval_return" else p.num_envs)
 
@@ -80,18 +81,20 @@ def plan(config: ml_collections.ConfigDict, target, programs: tuple[str, ...] | 
          ) -> dict:
     """The plan of `config` on `target` (module docstring); programs: a subset to compile."""
     from ofe_jax.training import schedule
-    from ofe_jax.training.loop import Trainer
+    from ofe_jax.training.trainer import Trainer
 
     c = target_config(config, target)
-    trainer = Trainer(c)
+    trainer = Trainer(c, platform=target.platform)
     p = trainer.plan
     profile = physics.profile(trainer.env, p.members * p.num_envs)
     trips_for = physics.trip_rule(profile if trainer.env.backend == "mjx" else None,
                                   c.env.episode_length)
-    runs = schedule.program_runs(c, p)
+    listed = trainer.programs(target.platform, target.sharding())
+    lengths = dict(trainer.pacing.length)
+    runs = schedule.program_runs(c, p, lengths)
     precision = precision_of(c)
     out = {}
-    for name, (fn, args) in trainer.programs(target.platform, target.sharding()).items():
+    for name, (fn, args) in listed.items():
         if programs is not None and name not in programs:
             continue
         result = compile_program(fn, args, target, trips_for)
@@ -100,6 +103,8 @@ def plan(config: ml_collections.ConfigDict, target, programs: tuple[str, ...] | 
                 result["counts"], result["matmul_flops"], target, precision,
                 profile["host_step_s"], _envs_per_callback(name, trainer))
         result["runs"] = runs.get(name, 0)
+        if name in lengths:
+            result["iterations_per_call"] = lengths[name]
         out[name] = result
     carry_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(
         trainer.abstract_carry(target.sharding())))
@@ -131,9 +136,9 @@ def _summarise(c, target, trainer, programs, runs, carry_bytes, profile, precisi
         "physics": profile,
         "all_compiled": len(compiled) == len(programs),
     }
-    chunk = compiled.get("run_chunk")
+    chunk = compiled.get("learn")
     if chunk is not None:
-        iterations = p.iterations_per_chunk
+        iterations = chunk["iterations_per_call"]
         per = {k: v / iterations for k, v in chunk["counts"].items()
                if k in ("kernels", "library_calls", "syncs", "callbacks", "bytes")}
         per["matmul_flops"] = chunk["matmul_flops"] / iterations
@@ -148,12 +153,12 @@ def _summarise(c, target, trainer, programs, runs, carry_bytes, profile, precisi
 
 
 def _fits(config, target, seeds: int, cache: dict) -> tuple[bool, int]:
-    """Whether `seeds` seeds fit (init and run_chunk: the programs holding the carry and the
-    chunk's temporaries), and the larger of their memory totals."""
+    """Whether `seeds` seeds fit (init and learn: the programs holding the carry and the
+    updates' temporaries), and the larger of their memory totals."""
     if seeds not in cache:
         c = config.copy_and_resolve_references()
         c.seeds = seeds
-        report = plan(c, target, programs=("init", "run_chunk"))
+        report = plan(c, target, programs=("init", "learn"))
         ok = report["all_compiled"]
         cache[seeds] = (ok and report["memory"]["fits"], report["memory"]["peak_bytes"])
     return cache[seeds]

@@ -68,6 +68,11 @@ def _base_config(name: str) -> ml_collections.ConfigDict:
     # Mixed precision (choices.COMPUTE_DTYPES): "bfloat16" runs matmuls and activations in
     # bfloat16; parameters, optimiser states, losses and statistics stay float32.
     c.compute_dtype = "float32"
+    # Precision of the networks' float32 matmuls (choices.MATMUL_PRECISIONS), as
+    # jax.default_matmul_precision: "default" lets XLA pick (TF32 tensor cores on NVIDIA Ampere
+    # and newer GPUs: ~10 mantissa bits), "tensorfloat32" asks for TF32, "highest" for true
+    # float32 (slower on GPUs). No effect on CPUs. The MJX physics always runs at "highest".
+    c.matmul_precision = "default"
     return c
 
 

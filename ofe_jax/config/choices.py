@@ -9,6 +9,7 @@ TORSO_KINDS = ("mlp", "dense", "simba")
 # The critic's loss: mean squared TD error, or HL-Gauss classification (Farebrother et al. 2024)
 CRITIC_LOSSES = ("mse", "hl_gauss")
 COMPUTE_DTYPES = ("float32", "bfloat16")  # matmuls/activations; parameters stay float32
+MATMUL_PRECISIONS = ("default", "tensorfloat32", "highest")  # float32 matmuls (agent config)
 # Numeric agent hyperparameters that change no shape: per member of the vmapped axis (grids,
 # `--config.grid.<field>=v1,v2`), held in the agent state (agents/common.py). Each algorithm has
 # those of them that its config has.
@@ -24,4 +25,18 @@ OBS_DTYPES = ("float32", "bfloat16", "float16")  # replay storage of observation
 BACKENDS = ("auto", "mjx", "mujoco", "warp")  # physics backends (envs/backends.py)
 # Keyword options of the physics backends (envs.make(..., **options)); "warp" takes mjx's.
 BACKEND_OPTIONS = {"mujoco": ("num_threads",),
-                   "mjx": ("solver_iterations", "ls_iterations", "jacobian", "impl")}
+                   "mjx": ("solver_iterations", "ls_iterations", "integrator", "jacobian",
+                           "impl")}
+# MJX model options (config env.mjx.*, envs.make's mjx options; "" = the XML's). MJX 3.17 has
+# no "implicit" integrator (mujoco/mjx/_src/types.py IntegratorType): "implicitfast" only.
+MJX_INTEGRATORS = ("", "euler", "rk4", "implicitfast")
+MJX_JACOBIANS = ("", "dense", "sparse")  # "" = the XML's (auto: dense for nv < 60 off TPU)
+MJX_IMPLS = ("", "jax", "warp")  # "" = the backend's: "jax" on mjx, "warp" on warp
+# The env.mjx fields and their defaults (config/defaults.py): the XML's physics, Gymnasium's.
+MJX_DEFAULTS = {"solver_iterations": 0, "ls_iterations": 0, "integrator": "", "jacobian": "",
+                "impl": "", "preset": ""}
+# env.mjx.preset: values for the env.mjx fields left at their defaults (an explicit field wins).
+# "fast": fewer constraint-solver and line-search iterations (measured in
+# benchmarks/results/mjx_options_cpu.json: parity cost and speed per task; off by default).
+MJX_PRESETS = {"": {}, "fast": {"solver_iterations": 4, "ls_iterations": 8}}
+EVAL_LOOPS = ("auto", "scan", "while")  # the evaluation's episode loop (training/loop.py)

@@ -24,6 +24,23 @@ def get_config() -> ml_collections.ConfigDict:
     # al. 2025): per seed, updated on collected observations only, applied at acting, at
     # sampling (the replay stores raw observations) and at evaluation; saved with the policy.
     c.env.normalize_obs = False
+    # Options of the MJX model (envs/backends.py MjxBackend), on the mjx and warp backends only.
+    # Defaults = the XML's, i.e. Gymnasium's physics; every other value changes the physics.
+    # With env.backend "mujoco" they must stay at their defaults (C MuJoCo always steps the XML's
+    # physics; validation refuses others); with "auto" they apply where it resolves to mjx and
+    # are not used where it resolves to mujoco (CPU).
+    c.env.mjx = ml_collections.ConfigDict()
+    c.env.mjx.solver_iterations = 0  # Max constraint-solver iterations; 0 = the XML's (50/100).
+    c.env.mjx.ls_iterations = 0  # Max line-search iterations per solver iteration; 0 = XML's (50).
+    c.env.mjx.integrator = ""  # "" = the XML's (RK4; Euler for HalfCheetah) | "euler" | "rk4" |
+    #   "implicitfast" (MJX has no "implicit").
+    c.env.mjx.jacobian = ""  # "" = the XML's (auto: dense on GPU for these models) | "dense" |
+    #   "sparse".
+    c.env.mjx.impl = ""  # "" = the backend's ("jax" on mjx, "warp" on warp) | "jax" | "warp".
+    # "" | "fast": a named set of the fields above (ofe_jax/config/choices.py MJX_PRESETS), used
+    # for the fields left at their defaults. "fast" = 4 solver / 8 line-search iterations; its
+    # parity cost per task is in benchmarks/results/mjx_options_cpu.json. Off by default.
+    c.env.mjx.preset = ""
 
     c.agent = agent_config("sac")  # See ofe_jax/config/agent.py for every field.
     # Hyperparameter grid (ofe_jax/config/grid.py): grid.<agent field> = "v1,v2,..." trains every
@@ -65,7 +82,14 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.eval_every = 5_000  # Env steps between deterministic evaluations (OFENet paper: 5k).
     c.eval_episodes = 10  # Episodes per evaluation, run as parallel eval envs.
-    c.log_every = 5_000  # Env steps per compiled chunk; metrics are logged once per chunk.
+    # The evaluation's episode loop: "scan" (fixed length, episode_length steps, masked after
+    # each episode's end: no host round trip per step on accelerators), "while" (stops when
+    # every episode has ended), "auto" = scan on GPU/TPU, while on CPU. Same returns.
+    c.eval_loop = "auto"
+    c.log_every = 5_000  # Env steps between log rows (metrics.csv, TensorBoard, progress).
+    # Longest wall time of one compiled call (seconds): a log interval runs as as many calls
+    # as that takes (training/schedule.py: Pacing), so that a signal is acted on in about this.
+    c.call_seconds = 5.0
     c.checkpoint_every = 100_000  # Env steps between checkpoints (and one at the end).
     c.keep_checkpoints = 3  # How many recent checkpoints to keep.
     return c

@@ -9,8 +9,11 @@ import ml_collections
 
 from ofe_jax.config import grid as grid_lib
 from ofe_jax.config.choices import (ACTIVATIONS, ALGORITHMS, BACKENDS, COMPUTE_DTYPES,
-                                   CRITIC_LOSSES, OBS_DTYPES, OFENET_TARGET_DIMS,
+                                   CRITIC_LOSSES, EVAL_LOOPS, MATMUL_PRECISIONS,
+                                   OBS_DTYPES, OFENET_TARGET_DIMS,
                                    TEMPERATURE_LOSSES, TORSO_KINDS)
+from ofe_jax.config.choices import (MJX_DEFAULTS, MJX_IMPLS, MJX_INTEGRATORS, MJX_JACOBIANS,
+                                   MJX_PRESETS)
 from ofe_jax.errors import ConfigError
 
 
@@ -54,6 +57,8 @@ def validate_agent(c: ml_collections.ConfigDict, observation_size: int,
     _validate_critic_loss(c)
     _check(c.compute_dtype in COMPUTE_DTYPES, "agent.compute_dtype",
            f"one of {list(COMPUTE_DTYPES)}", c.compute_dtype)
+    _check(c.get("matmul_precision", "default") in MATMUL_PRECISIONS, "agent.matmul_precision",
+           f"one of {list(MATMUL_PRECISIONS)}", c.get("matmul_precision"))
     if c.name in ("sac", "crossq"):
         _positive("agent.alpha_learning_rate", c.alpha_learning_rate)
         _positive("agent.init_alpha", c.init_alpha)
@@ -139,6 +144,7 @@ def _validate_schedule(c: ml_collections.ConfigDict) -> None:
     _int("random_steps", c.random_steps, minimum=0)
     _int("ofenet_pretrain_steps", c.ofenet_pretrain_steps, minimum=0)
     _int("eval_episodes", c.eval_episodes)
+    _check(c.eval_loop in EVAL_LOOPS, "eval_loop", f"one of {list(EVAL_LOOPS)}", c.eval_loop)
     _int("keep_checkpoints", c.keep_checkpoints)
     for field in ("log_every", "eval_every", "checkpoint_every"):
         _int(field, c[field])
@@ -146,6 +152,7 @@ def _validate_schedule(c: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"log_every={c.log_every} must be a multiple of env.num_envs="
                           f"{c.env.num_envs} (a chunk is a whole number of env iterations)")
     _positive("updates_per_step", c.updates_per_step)
+    _positive("call_seconds", c.call_seconds)
     updates = c.env.num_envs * c.updates_per_step  # per iteration of all envs
     if updates < 1 or abs(updates - round(updates)) > 1e-9:
         raise ConfigError(f"env.num_envs x updates_per_step = {c.env.num_envs} x "
@@ -154,6 +161,31 @@ def _validate_schedule(c: ml_collections.ConfigDict) -> None:
     if c.agent.ofenet.enabled and c.ofenet_pretrain_steps > 0 and c.random_steps == 0:
         raise ConfigError("ofenet_pretrain_steps > 0 needs random_steps >= 1 (OFENet is "
                           "pretrained on the random-action data)")
+
+
+def _validate_env_mjx(env: ml_collections.ConfigDict) -> None:
+    """env.mjx: each field's value, and none changed where no MJX model is built."""
+    m = env.mjx
+    for field in ("solver_iterations", "ls_iterations"):
+        _int(f"env.mjx.{field}", m[field], minimum=0)
+    for field, allowed in (("integrator", MJX_INTEGRATORS), ("jacobian", MJX_JACOBIANS),
+                           ("impl", MJX_IMPLS), ("preset", tuple(MJX_PRESETS))):
+        _check(m[field] in allowed, f"env.mjx.{field}", f"one of {list(allowed)}", m[field])
+    changed = {k: m[k] for k, default in MJX_DEFAULTS.items() if m[k] != default}
+    if env.backend == "mujoco" and changed:
+        field, value = next(iter(changed.items()))
+        raise ConfigError(f"env.mjx.{field} must be {MJX_DEFAULTS[field]!r} with env.backend="
+                          f"'mujoco' (C MuJoCo steps the XML's physics; env.mjx.* configure the "
+                          f"mjx backend only), got {value!r}")
+    if env.backend == "warp":
+        _check(m.impl in ("", "warp"), "env.mjx.impl", "'' or 'warp' with env.backend='warp'",
+               m.impl)
+    if m.impl == "warp":
+        import importlib.util
+
+        _check(importlib.util.find_spec("warp") is not None, "env.mjx.impl",
+               "'' or 'jax' here: 'warp' needs warp-lang (pip install warp-lang), which is not "
+               "installed", m.impl)
 
 
 def _validate_replay(c: ml_collections.ConfigDict) -> None:
@@ -224,6 +256,7 @@ def validate(c: ml_collections.ConfigDict,
     _check(c.env.backend in BACKENDS, "env.backend", f"one of {list(BACKENDS)}", c.env.backend)
     _check(isinstance(c.env.normalize_obs, bool), "env.normalize_obs", "True or False",
            c.env.normalize_obs)
+    _validate_env_mjx(c.env)
     _validate_schedule(c)
     _validate_replay(c)
     validate_mesh(c, device_count)

@@ -106,6 +106,10 @@ class Env:
             info={k: jnp.asarray(v, jnp.float32) for k, v in info.items()})
 
 
+AUTORESETS = ("auto", "cond", "select")
+AUTORESET_MJX = "cond"  # the cheaper at 8 envs, level at 4096 (see VecEnv.__init__)
+
+
 @flax.struct.dataclass
 class VecEnvState:
     """Batched state; every field has a leading [num_envs] axis."""
@@ -130,9 +134,18 @@ class VecEnv:
     key; ``obs`` is the new episode's first observation and ``final_obs`` the true last one.
     """
 
-    def __init__(self, env: Env, num_envs: int):
+    def __init__(self, env: Env, num_envs: int, autoreset: str = "auto"):
+        """autoreset: "cond" resets inside a `lax.cond` taken when some env is done (one host
+        round trip per step on XLA:GPU, the reset's work only when needed); "select" resets
+        every env's next state at every step and keeps those of the done envs (no branch: the
+        reset's work at every step); "auto": "cond" on the C MuJoCo backend (where a reset is a
+        host callback), AUTORESET_MJX on mjx (benchmarks/results/autoreset_h100_plan.json)."""
+        if autoreset not in AUTORESETS:
+            raise ValueError(f"autoreset must be one of {AUTORESETS}, got {autoreset!r}")
         self.env = env
         self.num_envs = int(num_envs)
+        self.autoreset = (autoreset if autoreset != "auto" else
+                          AUTORESET_MJX if env.backend == "mjx" else "cond")
         self.observation_size, self.action_size = env.observation_size, env.action_size
         self.action_low, self.action_high = env.action_low, env.action_high
 
@@ -169,9 +182,11 @@ class VecEnv:
                 done.reshape(done.shape + (1,) * (new.ndim - 1)), new, old)
             return jax.tree.map(pick, fresh, stepped), _select_keys(done, next_keys, vs.key)
 
-        # Resets run only when some env is done (under an outer vmap both branches run).
-        env_state, keys = jax.lax.cond(jnp.any(done), reset_done,
-                                       lambda _: (stepped, vs.key), None)
+        if self.autoreset == "select":
+            env_state, keys = reset_done(None)
+        else:  # resets run only when some env is done (under an outer vmap both branches run)
+            env_state, keys = jax.lax.cond(jnp.any(done), reset_done,
+                                           lambda _: (stepped, vs.key), None)
         return VecEnvState(
             env_state=env_state, obs=env_state.obs, final_obs=stepped.obs,
             reward=stepped.reward, terminated=stepped.terminated, truncated=stepped.truncated,

@@ -1,10 +1,11 @@
 """Collection: act in every env of every seed, step the envs, store the transitions.
 
-    buffer, env_state, stats = collect(parts, agent_state, buffer, env_state, keys, step)
+    buffer, env_state, stats, obs_stats = collect(parts, agent_state, buffer, env_state, keys,
+                                                  random)
 
 Batched over the seeds of this device: agent_state and buffer have a leading [S] axis, env_state
-[S, N], keys [S, 2]; `step` (env steps per seed so far) is one scalar shared by all seeds, so the
-random-action phase is a real `lax.cond` branch. All (local) seeds' envs are stepped as ONE flat
+[S, N], keys [S, 2]; `random` (static: the host knows the phase) picks uniform-random actions
+(the random phase) or the agents' exploratory actions. All (local) seeds' envs are stepped as ONE flat
 VecEnv of S * N envs, not vmapped over seeds: its auto-reset `lax.cond(any(done))` then stays a
 real branch (a seeds vmap would turn it into a select that resets every env at every step: a
 second host callback per step on the C MuJoCo backend).
@@ -19,9 +20,9 @@ from ofe_jax.training.plan import Parts, to_env_action
 
 
 def actions(parts: Parts, agent_state, obs: jax.Array, keys: jax.Array,
-            step: jax.Array) -> jax.Array:
-    """[S, N, A] actions in [-1, 1]: uniform while step < random_steps, else the agents'
-    exploratory actions (each actor at its own level when exploration.per_actor)."""
+            random: bool) -> jax.Array:
+    """[S, N, A] actions in [-1, 1]: uniform in the random phase (`random`, static), else the
+    agents' exploratory actions (each actor at its own level when exploration.per_actor)."""
     p = parts.plan
     noise_scale = parts.noise_scale
     if noise_scale is not None:  # this data device's actors' levels
@@ -35,7 +36,7 @@ def actions(parts: Parts, agent_state, obs: jax.Array, keys: jax.Array,
         return jax.vmap(lambda s, o, k: parts.agent.act(s, o, k, noise_scale=noise_scale))(
             agent_state, obs, keys)
 
-    return jax.lax.cond(step < p.random_steps, uniform, policy)
+    return uniform() if random else policy()
 
 
 def step_envs(parts: Parts, env_state: envs.VecEnvState,
@@ -58,12 +59,12 @@ def observe(parts: Parts, obs_stats, obs: jax.Array):
 
 
 def collect(parts: Parts, agent_state, buffer, env_state: envs.VecEnvState, keys: jax.Array,
-            step: jax.Array, obs_stats=None):
+            random: bool, obs_stats=None):
     """One env step of every env; returns (buffer, env_state, episode statistics [S] each:
     return_sum, length_sum, episodes, of the episodes that ended at this step, obs_stats).
     The discount stored is each seed's own gamma (agent_state.hparams["gamma"])."""
     obs_stats, agent_obs = observe(parts, obs_stats, env_state.obs)
-    action = actions(parts, agent_state, agent_obs, keys, step)
+    action = actions(parts, agent_state, agent_obs, keys, random)
     stepped = step_envs(parts, env_state, to_env_action(parts, action))
     gamma = agent_state.hparams["gamma"][:, None]  # [S, 1]
     transitions = agents.make_transition(env_state.obs, action, stepped.reward,

@@ -1,18 +1,19 @@
-"""The compiled training loop over a `Carry` whose per-member parts have a leading axis.
+"""The compiled programs of the training loop, over a `Carry` whose per-member parts have a
+leading axis (one member per seed, or per (grid point, seed) pair with a hyperparameter grid).
 
-    trainer = Trainer(config)
-    carry = trainer.init(trainer.seed_keys())          # agents, replay buffers, envs, keys
-    carry, metrics = trainer.run_chunk(carry)          # one jitted, donated call
-    returns = trainer.eval_return(carry)               # [members] deterministic eval return
+    carry = init_carry(parts, keys)                         # agents, replay, envs, keys
+    carry = collect_chunk(parts, carry, length)             # random phase: `length` iterations
+    carry = pretrain_call(parts, carry)                     # OFENet-only updates
+    carry = learn_chunk(parts, carry, length)               # learning phase
+    returns = eval_return(parts, carry)                     # [members] deterministic return
 
-The leading axis holds the run's members: one per seed, or one per (grid point, seed) pair
-with a hyperparameter grid (config/grid.py; each member's hyperparameters live in its agent
-state). One chunk is a `lax.scan` over `log_every / num_envs` iterations; each iteration collects
-one env step of every env (collection.py: uniform-random actions while step < random_steps)
-and then, once step >= random_steps, does K = num_envs * updates_per_step updates per member
-(learning.py). The first learning iteration first runs `ofenet_pretrain_steps` OFENet-only
-updates (OFENet paper's schedule). The env-step and update counters are scalars shared by all
-members, so the phase switches are real `lax.cond` branches that cost nothing when not taken.
+One iteration collects one env step of every env (collection.py) and, in the learning phase,
+does K = num_envs * updates_per_step updates per member (learning.py). The phase is the host's
+choice (schedule.py), not a branch inside the program: on XLA:GPU every `conditional` and
+every `while` predicate is a round trip to the host, so the per-step path has none of its own.
+TD3's and CrossQ's delayed actor is static too: the scan runs over groups of iterations whose
+updates cover whole delay cycles (learning.py). Each chunk adds its per-member sums to
+carry.log, which the host reads at every log boundary (`summary`).
 """
 
 import functools
@@ -20,14 +21,12 @@ import functools
 import flax.struct
 import jax
 import jax.numpy as jnp
-import ml_collections
-import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from ofe_jax import agents, envs
-from ofe_jax.jit_once import jit_once
 from ofe_jax.training import collection, learning, mesh, normalizer, plan as plan_lib
 from ofe_jax.training.plan import Parts
+
+EVAL_SCOPE = "eval_episode"  # the evaluation's episode loop (aot/physics.py finds it by name)
 
 
 @flax.struct.dataclass
@@ -40,6 +39,9 @@ class Carry:
     eval_key: jax.Array  # [M, 2] evaluation keys, folded with the step; never for training
     step: jax.Array  # [] int32 env steps per member so far (all envs), shared by all members
     updates: jax.Array  # [] int32 RL updates per member so far, shared by all members
+    pretrained: jax.Array  # [] int32 OFENet-only updates done (the pretraining's progress)
+    log: dict  # [M] sums since the last log boundary (`accumulate`): saved with the carry, so
+    #            a run resumed between two log boundaries logs the same row
 
 
 def _example_transition(parts: Parts) -> agents.Transition:
@@ -63,74 +65,149 @@ def init_carry(parts: Parts, keys: jax.Array, hparams: dict | None = None) -> Ca
 
     agent, buffer, env, stats, key, eval_key = jax.vmap(member)(keys, hparams)
     zero = jnp.zeros((), jnp.int32)
-    return Carry(agent, buffer, env, stats, key, eval_key, zero, zero)
+    return Carry(agent, buffer, env, stats, key, eval_key, zero, zero, zero,
+                 empty_log(parts, keys.shape[0]))
 
 
-def _iteration(parts: Parts, carry: Carry, _):
-    p = parts.plan
+def empty_log(parts: Parts, members: int) -> dict:
+    """The log sums of no iteration ([members] each), with every metric the updates report."""
+    zeros_f = jnp.zeros((members,), jnp.float32)
+    zeros_i = jnp.zeros((members,), jnp.int32)
+    return {"metric_sums": {k: zeros_f for k in parts.metric_names},
+            "learned": zeros_i, "return_sum": zeros_f, "length_sum": zeros_f,
+            "episodes": zeros_i, "first_bad": zeros_i + NEVER,
+            "params_finite": jnp.ones((members,), bool)}
+
+
+NEVER = jnp.iinfo(jnp.int32).max  # first_bad of a log interval without a non-finite loss
+
+
+def _iteration_keys(parts: Parts, carry: Carry):
+    """(carried key, action keys, pretrain keys, learn keys), each [M, 2]: the same four-way
+    split in every iteration of either phase (the pretraining's share is used once)."""
     split = jax.vmap(lambda k: jax.random.split(k, 4))(carry.key)  # [M, 4, 2]
-    key = split[:, 0]  # the carried key stays the same on every data device
-    action_key, pretrain_key, learn_key = (
-        jax.vmap(lambda k: mesh.per_device_key(k, parts.axis))(split[:, i]) for i in (1, 2, 3))
-    t = carry.step
-    buffer, env, stats, obs_stats = collection.collect(parts, carry.agent, carry.buffer,
-                                                       carry.env, action_key, t, carry.obs_stats)
-    is_learning = t >= p.random_steps
-    agent_state = carry.agent
-    if p.pretrain_steps > 0:
-        agent_state = jax.lax.cond(
-            is_learning & (t < p.random_steps + p.num_envs),
-            lambda s: learning.pretrain(parts, s, buffer, pretrain_key, obs_stats),
-            lambda s: s, agent_state)
-    progress = t.astype(jnp.float32) / parts.config.total_steps
-
-    def learn(s, b):
-        return learning.learn(parts, s, b, learn_key, carry.updates, progress, obs_stats)
-
-    metric_shapes = jax.eval_shape(learn, agent_state, buffer)[2]
-    agent_state, buffer, metrics = jax.lax.cond(
-        is_learning, learn, lambda s, b: (s, b, jax.tree.map(
-            lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)), agent_state, buffer)
-    updates = carry.updates + jnp.where(is_learning, p.updates_per_iteration, 0)
-    carry = Carry(agent_state, buffer, env, obs_stats, key, carry.eval_key, t + p.num_envs,
-                  updates)
-    return carry, {"learning": is_learning, "step": t + p.num_envs, "metrics": metrics,
-                   **stats}
+    local = lambda i: jax.vmap(lambda k: mesh.per_device_key(k, parts.axis))(split[:, i])
+    return split[:, 0], local(1), local(2), local(3)
 
 
-def _summary(out: dict, agent_state) -> dict:
-    """[M] per-member chunk metrics: means over the learning iterations (NaN if none), episode
-    statistics, the first step with a non-finite loss (-1 if none) and params_finite."""
-    learned = jnp.sum(out["learning"])  # iterations with updates in this chunk
-    weight = out["learning"].astype(jnp.float32)[:, None]  # [I, 1]
-    metrics = {k: jnp.where(learned > 0,
-                            jnp.sum(v * weight, axis=0) / jnp.maximum(learned, 1), jnp.nan)
-               for k, v in out["metrics"].items()}
-    episodes = jnp.sum(out["episodes"], axis=0)  # [M]
-    per_episode = lambda x: jnp.where(episodes > 0,
-                                      jnp.sum(x, axis=0) / jnp.maximum(episodes, 1), jnp.nan)
+def _collect(parts: Parts, carry: Carry, action_key, random: bool):
+    buffer, env, stats, obs_stats = collection.collect(
+        parts, carry.agent, carry.buffer, carry.env, action_key, random, carry.obs_stats)
+    step = carry.step + parts.plan.num_envs
+    return carry.replace(buffer=buffer, env=env, obs_stats=obs_stats, step=step), stats
+
+
+def _random_iteration(parts: Parts, carry: Carry, _):
+    key, action_key, _, _ = _iteration_keys(parts, carry)
+    carry, stats = _collect(parts, carry.replace(key=key), action_key, random=True)
+    return carry, {"step": carry.step, **stats}
+
+
+def _learning_iteration(parts: Parts, carry: Carry, first_update: int | None):
+    """One learning iteration; first_update: the static position of its first update in the
+    delay cycle of TD3/CrossQ (learning.py)."""
+    key, action_key, _, learn_key = _iteration_keys(parts, carry)
+    carry, stats = _collect(parts, carry.replace(key=key), action_key, random=False)
+    progress = (carry.step - parts.plan.num_envs).astype(jnp.float32) / parts.config.total_steps
+    agent_state, buffer, metrics = learning.learn(
+        parts, carry.agent, carry.buffer, learn_key, carry.updates, progress, carry.obs_stats,
+        first_update)
+    carry = carry.replace(agent=agent_state, buffer=buffer,
+                          updates=carry.updates + parts.plan.updates_per_iteration)
+    return carry, {"step": carry.step, "metrics": metrics, **stats}
+
+
+def _group(parts: Parts, carry: Carry, _):
+    """`plan.iterations_per_group` learning iterations, unrolled: whole delay cycles (without
+    a static schedule, plan.static_delay False: one iteration, the delay a lax.cond)."""
+    outs = []
+    for i in range(parts.plan.iterations_per_group):
+        first = i * parts.plan.updates_per_iteration if parts.plan.static_delay else None
+        carry, out = _learning_iteration(parts, carry, first)
+        outs.append(out)
+    return carry, jax.tree.map(lambda *x: jnp.stack(x), *outs)
+
+
+def collect_chunk(parts: Parts, carry: Carry, length: int) -> Carry:
+    """`length` random-phase iterations (uniform actions, no updates), logged in carry.log."""
+    log = _log_start(parts, carry)
+    carry, out = jax.lax.scan(functools.partial(_random_iteration, parts), carry, None, length)
+    return carry.replace(log=accumulate(log, out, carry.agent))
+
+
+def learn_chunk(parts: Parts, carry: Carry, length: int) -> Carry:
+    """`length` learning iterations (a multiple of plan.iterations_per_group)."""
+    log = _log_start(parts, carry)
+    groups = length // parts.plan.iterations_per_group
+    carry, out = jax.lax.scan(functools.partial(_group, parts), carry, None, groups)
+    out = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), out)  # [groups x G, ...]
+    return carry.replace(log=accumulate(log, out, carry.agent))
+
+
+def _log_start(parts: Parts, carry: Carry) -> dict:
+    """carry.log, or the empty log where a log interval begins (the host has read the last)."""
+    fresh = carry.step % parts.plan.steps_per_chunk == 0
+    empty = empty_log(parts, carry.key.shape[0])
+    return jax.tree.map(lambda e, x: jnp.where(fresh, e, x), empty, carry.log)
+
+
+def pretrain_call(parts: Parts, carry: Carry) -> Carry:
+    """plan.pretrain_call OFENet-only updates of every member (OFENet paper: after the random
+    phase, before the RL updates). Its keys are the pretraining share of the next iteration's
+    split (which that iteration leaves unused) folded with carry.pretrained: no key is used
+    twice, and carry.key is unchanged."""
+    _, _, pretrain_key, _ = _iteration_keys(parts, carry)
+    agent = learning.pretrain(parts, carry.agent, carry.buffer, pretrain_key, carry.obs_stats,
+                              parts.plan.pretrain_call, carry.pretrained)
+    return carry.replace(agent=agent, pretrained=carry.pretrained + parts.plan.pretrain_call)
+
+
+def accumulate(log: dict, out: dict, agent_state) -> dict:
+    """log + a chunk's iterations (`out`, [I, M] each): metric sums and the iterations they
+    cover, episode statistics, the first step with a non-finite loss, and whether the params
+    are finite now."""
+    metrics = out.get("metrics", {})
     bad = jnp.zeros(out["episodes"].shape, bool)  # [I, M]
-    for v in out["metrics"].values():
+    for v in metrics.values():
         bad = bad | ~jnp.isfinite(v)
-    never = jnp.iinfo(jnp.int32).max
-    first_bad = jnp.min(jnp.where(bad, out["step"][:, None], never), axis=0)
+    first_bad = jnp.min(jnp.where(bad, out["step"][:, None], NEVER), axis=0)
     params_finite = jax.vmap(lambda s: jnp.all(jnp.stack(
         [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(s)])))(agent_state)
-    return {**metrics, "episode_return": per_episode(out["return_sum"]),
-            "episode_length": per_episode(out["length_sum"].astype(jnp.float32)),
-            "episodes": episodes, "nonfinite_step": jnp.where(first_bad == never, -1, first_bad),
+    learned = out["episodes"].shape[0] if metrics else 0
+    return {"metric_sums": {k: v + jnp.sum(metrics[k], axis=0) if k in metrics else v
+                            for k, v in log["metric_sums"].items()},
+            "learned": log["learned"] + learned,
+            "return_sum": log["return_sum"] + jnp.sum(out["return_sum"], axis=0),
+            "length_sum": log["length_sum"] + jnp.sum(out["length_sum"], axis=0),
+            "episodes": log["episodes"] + jnp.sum(out["episodes"], axis=0),
+            "first_bad": jnp.minimum(log["first_bad"], first_bad),
             "params_finite": params_finite}
 
 
-def run_chunk(parts: Parts, carry: Carry) -> tuple[Carry, dict]:
-    carry, out = jax.lax.scan(functools.partial(_iteration, parts), carry, None,
-                              parts.plan.iterations_per_chunk)
-    return carry, _summary(out, carry.agent)
+def summary(log: dict) -> dict:
+    """[M] per-member metrics of a log interval from its sums (host or device arrays): means
+    over the learning iterations (NaN if none), episode statistics (NaN without an episode),
+    the first step with a non-finite loss (-1 if none) and params_finite."""
+    import numpy as np
+
+    log = jax.tree.map(np.asarray, log)
+    learned, episodes = log["learned"], log["episodes"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        metrics = {k: np.where(learned > 0, v / np.maximum(learned, 1), np.nan)
+                   for k, v in log["metric_sums"].items()}
+        per_episode = lambda x: np.where(episodes > 0, x / np.maximum(episodes, 1), np.nan)
+        return {**metrics, "episode_return": per_episode(log["return_sum"]),
+                "episode_length": per_episode(log["length_sum"]), "episodes": episodes,
+                "nonfinite_step": np.where(log["first_bad"] == int(NEVER), -1,
+                                           log["first_bad"]),
+                "params_finite": log["params_finite"]}
 
 
 def eval_return(parts: Parts, carry: Carry) -> jax.Array:
     """[M] mean return of eval_episodes deterministic episodes per member (parallel envs),
-    observations normalised with the member's statistics."""
+    observations normalised with the member's statistics. plan.eval_scan: a fixed-length
+    masked scan of episode_length steps (no host round trip per step on accelerators; the
+    same returns); else a while loop that stops when every episode has ended."""
     def member(agent_state, eval_key, stats):
         key = jax.random.fold_in(eval_key, carry.step)
         state = jax.vmap(parts.env.reset)(jax.random.split(key, parts.plan.eval_episodes))
@@ -144,94 +221,13 @@ def eval_return(parts: Parts, carry: Carry) -> jax.Array:
             return state, ret, alive & ~(state.terminated | state.truncated)
 
         zeros = jnp.zeros((parts.plan.eval_episodes,), jnp.float32)
-        with jax.named_scope("eval_episode"):  # the plan's trip rule finds the loop by it
-            _, ret, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), body,
-                                           (state, zeros, zeros == 0))
+        start = (state, zeros, zeros == 0)
+        with jax.named_scope(EVAL_SCOPE):
+            if parts.plan.eval_scan:
+                _, ret, _ = jax.lax.scan(lambda c, _: (body(c), None), start, None,
+                                         parts.config.env.episode_length)[0]
+            else:
+                _, ret, _ = jax.lax.while_loop(lambda c: jnp.any(c[2]), body, start)
         return jnp.mean(ret)
 
     return jax.vmap(member)(carry.agent, carry.eval_key, carry.obs_stats)
-
-
-class Trainer:
-    """A config turned into jitted functions over a `Carry` (sharded over the mesh, if any).
-
-    init(keys [M, 2]) -> Carry; run_chunk(carry) -> (carry, metrics [M]) (donated);
-    eval_return(carry) -> [M]; policy(carry) -> {"agent": every member's `agents.Policy`,
-    "obs_stats": their observation statistics or None}: what acting needs.
-    """
-
-    def __init__(self, config: ml_collections.ConfigDict):
-        self.parts = plan_lib.build(config)  # validates the config, once
-        self.config, self.plan = config, self.parts.plan
-        self.agent, self.env = self.parts.agent, self.parts.env
-        self.mesh = mesh.make_mesh(config)
-        init = functools.partial(init_carry, self.parts)
-        chunk = functools.partial(run_chunk, self.parts)
-        evaluate = functools.partial(eval_return, self.parts)
-        self.specs = None  # the carry's PartitionSpecs on the mesh
-        if self.mesh is not None:
-            self.specs = specs = mesh.carry_specs(jax.eval_shape(
-                functools.partial(init_carry, self.parts.without_axis()), self.seed_keys(),
-                self.member_hparams()))
-            members = P(mesh.SEEDS)
-            init = mesh.shard(self.mesh, init, (members, members), specs)
-            chunk = mesh.shard(self.mesh, chunk, (specs,), (specs, members))
-            evaluate = mesh.shard(self.mesh, evaluate, (specs,), members)
-        self._init = jit_once(init)  # runs once: compiled for compile time (ofe_jax/jit_once.py)
-        self.run_chunk = jax.jit(chunk, donate_argnums=0)
-        self.eval_return = jax.jit(evaluate)
-        self.policy = jax.jit(lambda carry: {"agent": jax.vmap(self.agent.policy)(carry.agent),
-                                             "obs_stats": carry.obs_stats})
-
-    def member_seeds(self) -> list[int]:
-        return plan_lib.member_seeds(self.plan)
-
-    def member_points(self) -> list[dict]:
-        return plan_lib.member_points(self.plan)
-
-    def seed_keys(self) -> np.ndarray:
-        """[M, 2]: member m's key is that of its seed, so seed s of any run (and of any grid
-        point) follows the same random stream as a single-seed run of seed s. A host (numpy)
-        value, the same in every process of a multi-host run."""
-        return np.stack([np.asarray(jax.random.PRNGKey(s)) for s in self.member_seeds()])
-
-    def member_hparams(self) -> dict | None:
-        """{field: [M] float32} of the gridded fields, or None without a grid."""
-        points = self.member_points()
-        if not points[0]:
-            return None
-        return {f: np.asarray([p[f] for p in points], np.float32) for f in points[0]}
-
-    def init(self, keys) -> "Carry":
-        return self._init(keys, self.member_hparams())
-
-    def abstract_carry(self, sharding=None) -> Carry:
-        """Shapes, dtypes and shardings of the carry, without allocating: the restore target.
-        The shardings are this run's, whatever devices or processes wrote the checkpoint;
-        `sharding`: one sharding for every leaf instead (one device, e.g. a plan's target)."""
-        shapes = jax.eval_shape(self.init, self.seed_keys())
-        if self.mesh is None or sharding is not None:
-            device = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-            shardings = jax.tree.map(lambda _: device, shapes)
-        else:
-            shardings = jax.tree.map(lambda spec: NamedSharding(self.mesh, spec), self.specs,
-                                     is_leaf=lambda x: isinstance(x, P))
-        return jax.tree.map(lambda x, sharding: jax.ShapeDtypeStruct(
-            x.shape, x.dtype, sharding=sharding), shapes, shardings)
-
-    def programs(self, platform: str, sharding) -> dict:
-        """{name: (jitted function, abstract arguments)} of every program a run executes
-        (names as in schedule.program_runs), with arguments on `sharding` (one device), built
-        as for `platform` ("cpu", "cuda", ...): what ofe_jax.plan compiles."""
-        carry = self.abstract_carry(sharding)
-        keys = jax.ShapeDtypeStruct(self.seed_keys().shape, jnp.uint32, sharding=sharding)
-        hparams = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                                              sharding=sharding),
-                               self.member_hparams())
-        return {"init": (self._init.for_platform(platform), (keys, hparams)),
-                "run_chunk": (self.run_chunk, (carry,)),
-                "eval_return": (self.eval_return, (carry,)),
-                "policy": (self.policy, (carry,))}
-
-    def to_env_action(self, action: jax.Array) -> jax.Array:
-        return plan_lib.to_env_action(self.parts, action)

@@ -32,15 +32,16 @@ def make_mesh(config: ml_collections.ConfigDict) -> Mesh | None:
 
 def carry_specs(carry):
     """PartitionSpecs of a training carry: per-seed parts split over `seeds`; env states and
-    replay storage (leading [seeds, envs or slots]) also over `data`; the shared counters and the
-    agents (identical on every data device) replicated over `data`."""
+    replay storage (leading [seeds, envs or slots]) also over `data`; the shared counters, the
+    log sums and the agents (identical on every data device) replicated over `data`."""
     per_seed = lambda tree: jax.tree.map(lambda _: P(SEEDS), tree)
     buffer = jax.tree.map(lambda x: P(SEEDS, DATA) if x.ndim >= 2 else P(SEEDS), carry.buffer)
     env = jax.tree.map(lambda _: P(SEEDS, DATA), carry.env)
     shared = lambda tree: jax.tree.map(lambda _: P(), tree)
     return carry.replace(agent=per_seed(carry.agent), buffer=buffer, env=env,
                          obs_stats=per_seed(carry.obs_stats), key=P(SEEDS), eval_key=P(SEEDS),
-                         step=shared(carry.step), updates=shared(carry.updates))
+                         step=shared(carry.step), updates=shared(carry.updates),
+                         pretrained=shared(carry.pretrained), log=per_seed(carry.log))
 
 
 def shard(mesh: Mesh, fn, in_specs, out_specs):

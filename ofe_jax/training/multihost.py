@@ -65,6 +65,14 @@ def any_signal(signum: int | None) -> int | None:
     return signum or int(np.max(received)) or None
 
 
+def agree_min(value: int) -> int:
+    """The smallest of every process's `value` (a collective with several processes): what
+    the processes of one run use when each measured its own (the call lengths)."""
+    if jax.process_count() == 1:
+        return value
+    return int(np.min(multihost_utils.process_allgather(np.int32(value))))
+
+
 def _lost_contact(e: BaseException) -> str | None:
     """The first line of a JaxRuntimeError behind `e` that says a peer is gone, else None."""
     seen = set()

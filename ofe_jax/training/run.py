@@ -5,12 +5,15 @@ artifact), signals and the NaN guard. `main.py` only wires flags to `train()`.
 Exit codes: 0 done; 1 error (one `error:` line: bad config, workdir in use, a checkpoint that
 cannot be read or written, a non-finite loss); 130 / 143 / 138 after SIGINT (Ctrl-C) /
 SIGTERM / SIGUSR1 (what cluster schedulers send before they kill or as a warning): the current
-chunk finishes, a checkpoint is saved, and running the same command resumes. A signal that
-comes before the first chunk is done (during compilation) stops the run when that chunk ends,
-with its checkpoint. A second signal interrupts at once (a checkpoint being written then is
-left as a temporary directory that is never read). In a multi-host run a signal received by
-any process stops every process at the same chunk (the scheduler may signal one host only)."""
+compiled call finishes (its length is bounded in wall time: config.call_seconds, see
+schedule.Pacing), a checkpoint is saved, and running the same command resumes exactly. A
+signal during set-up or compilation stops the run after its first call, with a checkpoint.
+While the device works the main thread only waits (`_wait`), so handlers run at once; a second
+signal ends the process at once with one line (a checkpoint being written then is left as a
+temporary directory that is never read). In a multi-host run a signal received by any process
+stops every process after the same call (the scheduler may signal one host only)."""
 
+import concurrent.futures
 import os
 import signal
 import time
@@ -25,17 +28,19 @@ from ofe_jax.errors import UserError
 from ofe_jax.policy import policy_meta
 from ofe_jax.training import multihost, schedule, workdir as workdir_lib
 from ofe_jax.training.logs import RunLogger
-from ofe_jax.training.loop import Trainer
+from ofe_jax.training import loop
+from ofe_jax.training.trainer import Trainer
 
 STOP_SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGUSR1: "SIGUSR1"}
 
 
 class StopFlag:
     """The first SIGINT/SIGTERM/SIGUSR1 asks for a checkpoint and a clean exit after the current
-    chunk; the handlers are then the previous ones again, so a second signal acts at once."""
+    call; a second one ends the process at once, with one line naming the last checkpoint."""
 
     def __init__(self):
         self.signum: int | None = None
+        self.last_checkpoint: int | None = None  # step of the last complete checkpoint
         self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
 
     @property
@@ -47,12 +52,33 @@ class StopFlag:
         return 128 + int(self.signum)
 
     def _handle(self, signum, frame):
-        self.signum = signum
-        self.restore()
+        if self.signum is None:
+            self.signum = signum
+            return
+        where = ("no checkpoint was complete" if self.last_checkpoint is None else
+                 f"the last complete checkpoint is at step {self.last_checkpoint}")
+        os.write(2, f"interrupted again ({STOP_SIGNALS[signum]}): stopped at once; {where}; "
+                    f"run the same command to resume\n".encode())
+        os._exit(128 + signum)
 
     def restore(self):
         for s, handler in self._previous.items():
             signal.signal(s, handler)
+
+
+_WAITER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ofe_jax_wait")
+
+
+def _wait(fn):
+    """fn() in a helper thread while the main thread waits in short sleeps: Python runs signal
+    handlers only in the main thread between bytecodes, never inside a blocking call into XLA
+    (a compile, or waiting for the device), so the waiting happens here instead."""
+    future = _WAITER.submit(fn)
+    while True:
+        try:
+            return future.result(timeout=0.05)
+        except concurrent.futures.TimeoutError:
+            continue
 
 
 def _save(trainer: Trainer, checkpoints: Checkpointer, step: int, carry) -> None:
@@ -79,39 +105,56 @@ def _nonfinite(metrics: dict, names: list[str]) -> tuple[str, int] | None:
 
 def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
             logger: RunLogger, stop: StopFlag) -> int:
-    """Runs chunks until the end (0), a non-finite value (1) or a stop signal (128 + signum).
-    Every decision is the same in every process of a multi-host run: the metrics are gathered
-    and a signal received by one process stops them all."""
+    """Runs calls until the end (0), a non-finite value (1) or a stop signal (128 + signum),
+    logging at every log boundary. Every decision is the same in every process of a multi-host
+    run: the metrics are gathered and a signal received by one process stops them all."""
     config, total = trainer.config, trainer.plan.total_steps
     names = _members(trainer)
-    step, began = start, time.time()
+    step, began, tick = start, time.time(), time.time()
+    logged = start // trainer.plan.steps_per_chunk * trainer.plan.steps_per_chunk  # last row
+    stop.last_checkpoint = checkpoints.latest_step()
     while step < total:
-        tick = time.time()
-        carry, metrics = trainer.run_chunk(carry)
-        metrics = multihost.to_host(metrics)
+        kind, length = trainer.next_call(carry)
+        compiled_before, call_tick = trainer.compile_s, time.perf_counter()
+        carry = _wait(lambda: jax.block_until_ready(trainer.call(carry, (kind, length))))
+        trainer.pacing.observe(kind, length, time.perf_counter() - call_tick
+                               - (trainer.compile_s - compiled_before))
         signum = multihost.any_signal(stop.signum)
         previous, step = step, int(carry.step)
+        at_log = step != previous and (step % trainer.plan.steps_per_chunk == 0
+                                       or step >= total)
+        if kind == "pretrain" and not signum:
+            continue
+        metrics = loop.summary(multihost.to_host(carry.log))  # the interval so far
         bad = _nonfinite(metrics, names)
         if bad:
-            checkpoints.wait()
-            where = f"at step {bad[1]}" if bad[1] >= 0 else f"in the chunk ending at step {step}"
+            _wait(checkpoints.wait)
+            where = f"at step {bad[1]}" if bad[1] >= 0 else f"in the call ending at step {step}"
             logger.message(f"error: non-finite loss or parameter in {bad[0]} {where}; "
                            f"stopped, the last good checkpoint "
                            f"(step {checkpoints.latest_step()}) is untouched")
             return 1
-        eval_return = None
-        if schedule.evaluates(config, previous, step, total):
-            eval_return = np.asarray(multihost.to_host(trainer.eval_return(carry)))
-        logger.write(step, metrics, eval_return, (step - previous) / (time.time() - tick),
-                     time.time() - began)
-        if schedule.saves(config, previous, step, total) or signum:
+        if at_log:
+            eval_return = None
+            if schedule.evaluates(config, logged, step, total):
+                eval_return = np.asarray(multihost.to_host(
+                    _wait(lambda: jax.block_until_ready(trainer.eval_return(carry)))))
+            now = time.time()
+            logger.write(step, metrics, eval_return, (step - logged) / (now - tick), now - began)
+            saving = schedule.saves(config, logged, step, total)
+            logged, tick = step, time.time()
+        else:
+            saving = False
+        if saving or signum:
+            _wait(checkpoints.wait)  # the previous save (its failure is reported here)
+            stop.last_checkpoint = checkpoints.latest_step()
             _save(trainer, checkpoints, step, carry)
         if signum:
-            checkpoints.wait()
+            _wait(checkpoints.wait)
             logger.message(f"interrupted: checkpoint saved at step {step} "
                            f"({STOP_SIGNALS[signum]}); run the same command to resume")
             return 128 + signum
-    checkpoints.wait()
+    _wait(checkpoints.wait)
     return 0
 
 
