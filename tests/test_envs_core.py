@@ -1,4 +1,5 @@
-"""Interface, wrappers, reset distribution and bad input, on the cheap "mujoco" backend.
+"""Interface, wrappers, reset distribution and bad input, on the cheap "mujoco" backend; the MJX
+model options of the config (env.mjx.*), checked on the models without compiling MJX.
 
 (The mjx backend's wrappers under vmap + scan are checked in test_envs_parity_mjx.py.)
 """
@@ -6,11 +7,15 @@
 import gymnasium
 import jax
 import jax.numpy as jnp
+import mujoco
 import numpy as np
 import pytest
 
 from ofe_jax import envs
+from ofe_jax.config import choices, defaults, validation
 from ofe_jax.envs.gymnasium import score_in_gymnasium
+from ofe_jax.errors import ConfigError
+from ofe_jax.training import plan as training_plan
 
 
 def take(tree, i):
@@ -246,3 +251,87 @@ def test_score_in_gymnasium_short_episodes():
     again = score_in_gymnasium("InvertedPendulum-v5", lambda obs: np.array([3.0]),
                                   episodes=2, seed=0)
     np.testing.assert_array_equal(returns, again)
+
+
+# ---- MJX model options (config env.mjx.*; no MJX compile) ------------------------------------
+def _config(backend="mjx", **mjx_fields):
+    config = defaults.get_config()
+    config.env.backend = backend
+    config.env.mjx.update(mjx_fields)
+    return config
+
+
+def _options(opt) -> dict:
+    """Every field of an MjOption, as numpy."""
+    return {k: np.asarray(getattr(opt, k)) for k in dir(opt)
+            if not k.startswith("_") and not callable(getattr(opt, k))}
+
+
+def test_mjx_fields_reach_the_backend_model():
+    """Training's env (training/plan.py build) gets config.env.mjx: in the MuJoCo model the
+    backend steps and in MJX's copy of it."""
+    config = _config(solver_iterations=4, ls_iterations=8, integrator="euler", jacobian="dense")
+    env = training_plan.build(config).env
+    assert env.backend == "mjx"
+    for opt in (env.physics_model.opt, env._physics.mjx_model.opt):
+        assert (int(opt.iterations), int(opt.ls_iterations)) == (4, 8)
+        assert int(opt.integrator) == mujoco.mjtIntegrator.mjINT_EULER
+        assert int(opt.jacobian) == mujoco.mjtJacobian.mjJAC_DENSE
+    # The preset fills the fields left at their defaults; an explicit field wins. Humanoid keeps
+    # Newton (MJX has no PGS) under any options.
+    assert envs.mjx_options({"preset": "fast"}) == choices.MJX_PRESETS["fast"]
+    assert envs.mjx_options({"preset": "fast", "ls_iterations": 16})["ls_iterations"] == 16
+    humanoid = envs.make("Humanoid-v5", backend="mjx",
+                         **envs.config_options(_config(preset="fast").env))
+    opt = humanoid.physics_model.opt
+    assert int(opt.solver) == envs.HUMANOID_MJX_SOLVER
+    assert (int(opt.iterations), int(opt.ls_iterations)) == (
+        choices.MJX_PRESETS["fast"]["solver_iterations"],
+        choices.MJX_PRESETS["fast"]["ls_iterations"])
+
+
+def test_mjx_defaults_are_the_xml_model():
+    assert defaults.get_config().env.mjx.to_dict() == choices.MJX_DEFAULTS
+    assert envs.config_options(_config().env) == {} and envs.mjx_options({}) == {}
+    for name in ("Hopper-v5", "Humanoid-v5"):
+        env = envs.make(name, backend="mjx", **envs.config_options(_config().env))
+        ours, xml = _options(env.physics_model.opt), _options(env.task.model.opt)
+        if name == "Humanoid-v5":  # the one documented deviation: Newton for the XML's PGS
+            assert int(ours.pop("solver")) == envs.HUMANOID_MJX_SOLVER
+            xml.pop("solver")
+        assert ours.keys() == xml.keys()
+        for key in xml:
+            np.testing.assert_array_equal(ours[key], xml[key], err_msg=f"{name} opt.{key}")
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("solver_iterations", -1, "an int >= 0"),
+    ("ls_iterations", -4, "an int >= 0"),
+    ("integrator", "implicit", f"one of {list(choices.MJX_INTEGRATORS)}"),
+    ("jacobian", "auto", f"one of {list(choices.MJX_JACOBIANS)}"),
+    ("impl", "cuda", f"one of {list(choices.MJX_IMPLS)}"),
+    ("preset", "faster", f"one of {list(choices.MJX_PRESETS)}"),
+])
+def test_bad_mjx_field_is_one_config_error(field, value, allowed):
+    with pytest.raises(ConfigError) as err:
+        validation.validate(_config(**{field: value}), device_count=1)
+    assert str(err.value) == f"env.mjx.{field} must be {allowed}, got {value!r}"
+
+
+def test_mjx_fields_never_change_c_mujoco_physics():
+    """backend "mujoco" with a changed env.mjx field: refused; "auto" resolving to mujoco (CPU):
+    the fields are not used (C MuJoCo steps the XML's physics); "warp" with impl "jax": refused."""
+    with pytest.raises(ConfigError, match=r"env\.mjx\.preset must be '' with env.backend="
+                                          r"'mujoco'.*got 'fast'"):
+        validation.validate(_config("mujoco", preset="fast"), device_count=1)
+    with pytest.raises(ConfigError, match=r"env\.mjx\.impl must be '' or 'warp' with "
+                                          r"env.backend='warp'"):
+        validation.validate(_config("warp", impl="jax"), device_count=1)
+    if jax.default_backend() == "cpu":
+        config = _config("auto", solver_iterations=2, integrator="euler")
+        validation.validate(config, device_count=1)
+        assert envs.config_options(config.env) == {}
+        env = training_plan.build(config).env
+        assert env.backend == "mujoco"
+        opt = env.physics_model.opt
+        assert int(opt.iterations) == 100 and int(opt.integrator) == mujoco.mjtIntegrator.mjINT_RK4

@@ -30,6 +30,7 @@ after which float32 drift shifts a foot impact (4e-2 at step 43).
 import functools
 
 import jax
+import jax.extend  # noqa: F401 - jax.extend.core.(Closed)Jaxpr
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -107,17 +108,22 @@ def reset_scan_fn(env, jit=compile_fast_jit):
     return jit(run)
 
 
-@functools.cache
-def mjx_task(name):
-    """(mjx env, its jitted reset scan), built once per task: every check on a task shares a
-    compile."""
-    env = envs.make(name, backend="mjx")
+def make_task(name, **options):
+    """(mjx env built with backend `options`, its jitted reset scan)."""
+    env = envs.make(name, backend="mjx", **options)
     return env, reset_scan_fn(env, jax.jit if name == "Ant-v5" else compile_fast_jit)
 
 
-def rollout(name, ref, actions):
-    """The mjx rollout from Gymnasium's reset state: (obs0, [obs, reward, terminated]) numpy."""
-    env, run = mjx_task(name)
+@functools.cache
+def mjx_task(name):
+    """make_task(name), built once per task: every check on a task shares a compile."""
+    return make_task(name)
+
+
+def rollout(name, ref, actions, task=None):
+    """The mjx rollout from Gymnasium's reset state: (obs0, [obs, reward, terminated]) numpy.
+    task: (env, reset scan) of make_task (default: mjx_task(name), the exact physics)."""
+    env, run = task or mjx_task(name)
     reset = np.zeros(SCAN_STEPS, bool)
     reset[0] = True
     qpos = np.broadcast_to(ref["qpos0"].astype(np.float32), (SCAN_STEPS, env.task.model.nq))
@@ -237,3 +243,33 @@ def test_mjx_vecenv_vmap_over_seeds_in_scan():
     assert rewards.shape == (2, 25, 2) and vs.obs.shape == (2, 2, 4)
     assert (np.asarray(completed) > 0).any()
     assert np.isfinite(np.asarray(vs.obs)).all()
+
+
+def _dot_precisions(jaxpr) -> list:
+    """The `precision` of every dot_general in a jaxpr, those of nested jaxprs included."""
+    out = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            out.append(eqn.params["precision"])
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                    out += _dot_precisions(sub.jaxpr)
+                elif isinstance(sub, jax.extend.core.Jaxpr):
+                    out += _dot_precisions(sub)
+    return out
+
+
+def test_mjx_physics_traced_at_highest_matmul_precision():
+    """MJX's step and reset are traced at matmul precision HIGHEST (never TF32 on GPUs:
+    envs/backends.py PHYSICS_MATMUL_PRECISION): every dot_general of the traced Hopper-v5 backend
+    step and forward says so. Tracing only, no compile."""
+    task = envs.TASKS["Hopper-v5"]()
+    physics = envs.backends.MjxBackend(task.model, task.frame_skip, task.fields)
+    qpos, qvel = jnp.zeros(task.model.nq), jnp.zeros(task.model.nv)
+    data = jax.eval_shape(physics.init, qpos, qvel)
+    highest = (jax.lax.Precision.HIGHEST, jax.lax.Precision.HIGHEST)
+    for fn, args in ((physics.init, (qpos, qvel)),
+                     (physics.step, (data, jnp.zeros(task.model.nu)))):
+        precisions = _dot_precisions(jax.make_jaxpr(fn)(*args).jaxpr)
+        assert len(precisions) > 10 and set(precisions) == {highest}, set(precisions)

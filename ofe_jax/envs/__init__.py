@@ -64,5 +64,29 @@ def make(name: str, backend: str = "auto", episode_length: int = 1000, **options
     return Env(name, task, physics, episode_length=episode_length)
 
 
+def mjx_options(fields) -> dict:
+    """``make``'s mjx options for a set of ``env.mjx`` config fields (a mapping; fields not in it
+    are at their defaults): the fields that differ from their defaults (``choices.MJX_DEFAULTS``,
+    the XML's physics), with ``preset``'s values (``choices.MJX_PRESETS``) for the fields left at
+    theirs. ``{"preset": "fast"}`` -> ``{"solver_iterations": 4, "ls_iterations": 8}``."""
+    defaults = choices.MJX_DEFAULTS
+    values = {k: fields.get(k, default) for k, default in defaults.items() if k != "preset"}
+    for k, v in choices.MJX_PRESETS[fields.get("preset", "")].items():
+        if values[k] == defaults[k]:
+            values[k] = v
+    return {k: v for k, v in values.items() if v != defaults[k]}
+
+
+def config_options(env_config) -> dict:
+    """The backend options of a training config's env section (``config.env``): ``mjx_options``
+    of ``env.mjx`` where ``env.backend`` resolves to mjx or warp, none where it resolves to
+    "mujoco" (C MuJoCo steps the XML's physics; with an explicit ``backend="mujoco"``,
+    validation refuses ``env.mjx`` fields changed from their defaults)."""
+    fields = env_config.get("mjx")
+    if fields is None or _backends.resolve(env_config.backend) == "mujoco":
+        return {}
+    return mjx_options(fields)
+
+
 __all__ = ["NAMES", "BACKENDS", "Env", "EnvState", "VecEnv", "VecEnvState", "make", "scale_action",
-           "HUMANOID_MJX_SOLVER"]
+           "mjx_options", "config_options", "HUMANOID_MJX_SOLVER"]

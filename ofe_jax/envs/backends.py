@@ -54,6 +54,17 @@ from ofe_jax.jit_once import jit_once
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
 # Below this many envs per callback the host loop runs in the calling thread.
 THREAD_MIN_BATCH = 32
+# MJX is traced at this matmul precision (its step and its reset's forward): JAX's GPU default
+# runs float32 matmuls as TF32 on Ampere and newer (10-bit mantissa), which degrades MJX physics
+# (MuJoCo Playground issue #86: github.com/google-deepmind/mujoco_playground/issues/86); the
+# parity tolerances here were measured in exact float32. No effect on CPU.
+PHYSICS_MATMUL_PRECISION = "highest"
+# MJX model options by name (MjxBackend's integrator / jacobian; config/choices.py lists them).
+INTEGRATORS = {"euler": mujoco.mjtIntegrator.mjINT_EULER, "rk4": mujoco.mjtIntegrator.mjINT_RK4,
+               "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}
+JACOBIANS = {"dense": mujoco.mjtJacobian.mjJAC_DENSE, "sparse": mujoco.mjtJacobian.mjJAC_SPARSE}
+assert ("", *INTEGRATORS) == choices.MJX_INTEGRATORS, "envs.backends and config.choices disagree"
+assert ("", *JACOBIANS) == choices.MJX_JACOBIANS, "envs.backends and config.choices disagree"
 
 
 @flax.struct.dataclass
@@ -220,26 +231,37 @@ class MujocoBackend:
 class MjxBackend:
     """MuJoCo XLA, stepped inside the compiled graph (accelerator backend).
 
-    Speed options, all ``None`` (= the XML's setting, i.e. Gymnasium's physics) by default:
+    Speed options, all ``None`` (= the XML's setting, i.e. Gymnasium's physics) by default
+    (training passes them from ``config.env.mjx``: ``envs.config_options``). Measured parity
+    cost and speed of each: benchmarks/results/mjx_options_cpu.json.
 
     Args:
       solver: a ``mujoco.mjtSolver``; the tasks set Newton only where the XML asks for PGS,
         which MJX lacks (Humanoid-v5, the one documented deviation).
       solver_iterations: max constraint-solver iterations (``opt.iterations``, XML: 50/100).
-        Fewer is faster; the solve stops earlier, so contacts are less converged.
-      ls_iterations: max line-search iterations (``opt.ls_iterations``). Same trade-off.
+        Fewer is faster; the solve stops earlier, so contacts are less converged. (MJX's solver
+        is a while loop that stops at convergence; under vmap it runs until the slowest env
+        has converged.)
+      ls_iterations: max line-search iterations (``opt.ls_iterations``, XML: 50). Same
+        trade-off; MJX's line search is a scan of this length, and under vmap every step of it
+        runs (its early exit is a ``lax.cond``, which vmap turns into a select).
+      integrator: ``"euler"``, ``"rk4"`` or ``"implicitfast"`` (``opt.integrator``; the XMLs use
+        RK4, HalfCheetah Euler). RK4 runs four forward passes (and constraint solves) per
+        substep, Euler one. MJX has no ``"implicit"``.
       jacobian: ``"dense"`` or ``"sparse"`` constraint Jacobian (``opt.jacobian``). Numerically
-        the same model; dense is usually faster on GPU for these small models.
+        the same model; the XML's "auto" is dense for these models off TPU (nv < 60).
       impl: ``"jax"`` (default) or ``"warp"`` (needs warp-lang and an NVIDIA GPU; a different
         implementation, agreement with C MuJoCo only up to solver tolerance).
+
+    The step and the reset are traced at matmul precision ``PHYSICS_MATMUL_PRECISION``.
     """
 
     name = "mjx"
 
     def __init__(self, model: mujoco.MjModel, frame_skip: int, fields: tuple[str, ...],
                  solver: int | None = None, solver_iterations: int | None = None,
-                 ls_iterations: int | None = None, jacobian: str | None = None,
-                 impl: str | None = None):
+                 ls_iterations: int | None = None, integrator: str | None = None,
+                 jacobian: str | None = None, impl: str | None = None):
         from mujoco import mjx  # imported lazily: it imports warp probes at import time
 
         from ofe_jax.envs import mjx_contacts
@@ -255,12 +277,10 @@ class MjxBackend:
             model.opt.iterations = int(solver_iterations)
         if ls_iterations is not None:
             model.opt.ls_iterations = int(ls_iterations)
+        if integrator is not None:
+            model.opt.integrator = _named("integrator", integrator, INTEGRATORS)
         if jacobian is not None:
-            jacobians = {"dense": mujoco.mjtJacobian.mjJAC_DENSE,
-                         "sparse": mujoco.mjtJacobian.mjJAC_SPARSE}
-            if jacobian not in jacobians:
-                raise ValueError(f"jacobian must be one of {sorted(jacobians)}, got {jacobian!r}")
-            model.opt.jacobian = jacobians[jacobian]
+            model.opt.jacobian = _named("jacobian", jacobian, JACOBIANS)
         self.model = model
         self.frame_skip = int(frame_skip)
         self.field_names = tuple(fields)
@@ -276,7 +296,7 @@ class MjxBackend:
         mjx = self._mjx
         qpos = jnp.asarray(qpos, jnp.float32)
         data = mjx.make_data(self.mjx_model).replace(qpos=qpos, qvel=jnp.asarray(qvel, jnp.float32))
-        with self._contacts():
+        with self._contacts(), jax.default_matmul_precision(PHYSICS_MATMUL_PRECISION):
             data = mjx.forward(self.mjx_model, data)
         # MJX's forward writes normalised free-joint quaternions back into qpos; C mj_forward
         # does not (Gymnasium's first Ant/Humanoid observation shows the noisy, unnormalised
@@ -286,10 +306,10 @@ class MjxBackend:
     def step(self, data, ctrl):
         mjx = self._mjx
         data = data.replace(ctrl=jnp.asarray(ctrl, jnp.float32))
-        with self._contacts():
+        with self._contacts(), jax.default_matmul_precision(PHYSICS_MATMUL_PRECISION):
             data = jax.lax.fori_loop(0, self.frame_skip,
                                      lambda _, d: mjx.step(self.mjx_model, d), data)
-        return mjx.rne_postconstraint(self.mjx_model, data)  # fills cfrc_ext, as Gymnasium
+            return mjx.rne_postconstraint(self.mjx_model, data)  # fills cfrc_ext, as Gymnasium
 
     def fields(self, data) -> dict[str, jax.Array]:
         out = {}
@@ -297,6 +317,12 @@ class MjxBackend:
             source = data if name in self._data_fields else data._impl  # cinert, cfrc_ext
             out[name] = getattr(source, name)
         return out
+
+
+def _named(field: str, value: str, table: dict) -> int:
+    if value not in table:
+        raise ValueError(f"{field} must be one of {sorted(table)}, got {value!r}")
+    return table[value]
 
 
 def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:
