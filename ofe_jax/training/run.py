@@ -198,7 +198,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, stop: StopFlag) -> i
         main_process = jax.process_index() == 0
         if main_process:
             lock = workdir_lib.WorkdirLock(workdir).acquire()
-            workdir_lib.prepare_workdir(workdir, config)
+            workdir_lib.check_workdir(workdir, config)
         return _train_locked(trainer, workdir, stop, lock)
     finally:
         if lock is not None:
@@ -212,8 +212,9 @@ def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag,
     checkpoints = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
     try:
         carry, start = _start(trainer, checkpoints)
-        if lock is not None:
-            lock.record_holder()  # the run goes ahead: a refused one changes no file
+        if lock is not None:  # the run goes ahead: a refused one changes no file
+            lock.record_holder()
+            workdir_lib.record_config(workdir, config)
         logger = RunLogger(workdir, trainer.member_seeds(), trainer.plan.total_steps, start,
                            enabled=main_process, points=trainer.member_points())
         try:

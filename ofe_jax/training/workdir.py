@@ -73,11 +73,9 @@ def config_differences(saved: dict, current: dict) -> str:
     return shown + (", ..." if len(differ) > 4 else "")
 
 
-def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Checks that the (locked) workdir holds no run of another config and records the resolved
-    config as config.json."""
+def check_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Checks that the (locked) workdir holds no run of another config (its config.json)."""
     path = os.path.join(workdir, "config.json")
-    current = json.loads(config.to_json_best_effort())
     if os.path.exists(path):
         try:
             with open(path) as f:
@@ -85,14 +83,19 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
         except (OSError, ValueError) as e:
             raise RunError(f"{path} is unreadable ({e}); move it away or use another "
                            f"--workdir") from e
-        shown = config_differences(saved, current)
+        shown = config_differences(saved, json.loads(config.to_json_best_effort()))
         if shown:
             raise RunError(f"workdir {workdir!r} holds a run of a different config ({shown}); "
                            f"use another --workdir")
-    tmp = path + ".tmp"
+
+
+def record_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Writes the resolved config as config.json (atomically), once the run goes ahead: a run
+    refused later (e.g. by a damaged checkpoint) leaves the file as it was."""
+    path, tmp = os.path.join(workdir, "config.json"), os.path.join(workdir, "config.json.tmp")
     try:
         with open(tmp, "w") as f:
-            json.dump(current, f, indent=2, sort_keys=True)
+            json.dump(json.loads(config.to_json_best_effort()), f, indent=2, sort_keys=True)
         os.replace(tmp, path)
     except OSError as e:
         raise RunError(f"cannot write {path}: {e.strerror or e}") from e
