@@ -1,6 +1,6 @@
 """The front door and the documentation: README.md is short and holds the commands that CI and
 a new user run, verbatim; every results table in docs/ (and the README's figure caption) is what
-benchmarks/tables.py renders from benchmarks/results/ today. No jax: well under a second.
+benchmarks/tables/ renders from benchmarks/results/ today. No jax: well under a second.
 
 After a new result: `python -m benchmarks.tables` and commit the pages with the JSON."""
 
