@@ -20,6 +20,7 @@ LONGEST_FIRST = (
     "test_sweep.py",
     "test_bad_input.py",
     "test_main.py",
+    "test_corrupt_checkpoints.py",
     "test_notebook.py",
     "test_multihost.py",
     "test_networks.py",

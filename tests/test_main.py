@@ -1,5 +1,6 @@
-"""The command line end to end: quick start, outputs, resume, a corrupt checkpoint, the NaN guard,
-plot and evaluate (bad input: test_bad_input.py; signals: test_reliability.py)."""
+"""The command line end to end: quick start, outputs, resume, the NaN guard, plot and evaluate
+(bad input: test_bad_input.py; signals: test_reliability.py; damaged checkpoints:
+test_corrupt_checkpoints.py)."""
 
 import os
 import shutil
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from _cli import SHORT, digest, error_lines, finished_quickstart, run_main
+from _cli import SHORT, digest, finished_quickstart, run_main
 from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.training import run
 
@@ -45,21 +46,7 @@ def test_rerun_of_a_finished_run_resumes_and_does_nothing(finished_run, tmp_path
 # of another config: tests/test_bad_input.py (one table of CLI cases).
 
 
-def test_corrupt_checkpoint_is_reported_and_left_alone(finished_run, tmp_path):
-    workdir = str(tmp_path / "copy")
-    shutil.copytree(finished_run, workdir)
-    step_dir = os.path.join(workdir, "checkpoints", "600")
-    for root, _, files in os.walk(step_dir):
-        for name in files:
-            if "METADATA" not in name and not name.endswith(".txt"):
-                with open(os.path.join(root, name), "wb") as f:
-                    f.write(b"garbage")
-    before = digest(workdir)
-    result = run_main("--config=configs/quickstart.py", f"--workdir={workdir}", *SHORT)
-    assert result.returncode != 0
-    lines = error_lines(result)
-    assert len(lines) == 1 and "is unreadable" in lines[0], result.stderr[-2000:]
-    assert digest(workdir) == before
+# A damaged checkpoint (zeroed, truncated, garbled, missing files): tests/test_corrupt_checkpoints.py.
 
 
 def test_nan_guard_stops_without_touching_the_last_checkpoint(tmp_path):

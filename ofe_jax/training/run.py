@@ -57,7 +57,8 @@ class StopFlag:
             return
         where = ("no checkpoint was complete" if self.last_checkpoint is None else
                  f"the last complete checkpoint is at step {self.last_checkpoint}")
-        os.write(2, f"interrupted again ({STOP_SIGNALS[signum]}): stopped at once; {where}; "
+        # On a line of its own: a progress bar may have left the cursor mid-line.
+        os.write(2, f"\ninterrupted again ({STOP_SIGNALS[signum]}): stopped at once; {where}; "
                     f"run the same command to resume\n".encode())
         os._exit(128 + signum)
 
