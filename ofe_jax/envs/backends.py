@@ -52,7 +52,13 @@ from ofe_jax.jit_once import jit_once
 
 # Full physics state + the solver's warm start (see module docstring).
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART
-# Below this many envs per callback the host loop runs in the calling thread.
+# Below this many envs per callback the host loop runs in the calling thread. Measured
+# (benchmarks/results/mjx_options_cpu.json, part threads: MujocoHost.step, a 2-core Xeon shared
+# with a training run and other jobs, median of 3 rounds): at the paper configs' 8 envs a pool
+# of 2 / 4 threads ran Hopper-v5 at 0.51 / 0.54x and Humanoid-v5 at 0.93 / 0.95x the speed of
+# one thread (best calls 0.92-1.06x); no batch up to 16 gained from it; at 32 the best calls
+# did (Hopper 1.15x with 4 threads, Humanoid 1.72x with 2), the medians not (the other jobs
+# held the second core). Hence 32: the smallest batch where the pool paid off at all here.
 THREAD_MIN_BATCH = 32
 # MJX is traced at this matmul precision (its step and its reset's forward): JAX's GPU default
 # runs float32 matmuls as TF32 on Ampere and newer (10-bit mantissa), which degrades MJX physics
