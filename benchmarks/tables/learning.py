@@ -136,3 +136,27 @@ def variants_probe(res: Results) -> str:
             for c in r["results"]["rows"]]
     return (md_table(["variant", "env steps", "updates/s per seed", "wall time"], rows, {1, 2, 3})
             + "\n\n" + source("variants_cpu_probe.json", r))
+
+
+SIMBA_FACTORS, SIMBA_CLI = "quickstart_simba_norm_factors_cpu.json", "quickstart_simba_norm_cli_cpu.json"
+
+
+@table("simba-quickstart", SIMBA_FACTORS, SIMBA_CLI)
+def simba_quickstart(res: Results) -> str:
+    """Issue 25 item 3: SimBa and observation normalisation on the quick-start task."""
+    r, cli = res.json(SIMBA_FACTORS), res.json(SIMBA_CLI)
+    rows = []
+    for c in r["results"]["rows"]:
+        overrides = ", ".join(f"`{k}={v}`" for k, v in c["overrides"].items()) or "(none)"
+        rows.append([c["condition"], overrides, f"{len(c['seeds'])} (vmapped)",
+                     ", ".join(num(x) for x in c["final_per_seed"]),
+                     ", ".join(f"{x:,}" if x else "never" for x in c["first_step_at_max"])])
+    for label, c in cli["results"].items():
+        first = next((s for s, e in zip(c["steps"], c["eval_return"]) if e >= 1000), None)
+        rows.append([f"CLI, {label.replace('_', ' ')}", "`agent.network.kind=simba`, "
+                     "`env.normalize_obs=True`", "seed 0", num(c["eval_return"][-1]),
+                     f"{first:,}" if first else "never"])
+    return (md_table(["condition", "overrides of configs/quickstart.py", "seeds",
+                      "final eval return per seed (15k steps)", "first eval at 1000"], rows)
+            + "\n\n" + source(SIMBA_FACTORS, r) + " " + source(SIMBA_CLI, cli, command=True)
+            + " " + cli["notes"]["user"])

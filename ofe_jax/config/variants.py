@@ -51,6 +51,10 @@ def get_config(spec: str = "Hopper-v5,sac,hl_gauss", option: str | None = None):
         c.agent.network.units = 512  # the paper's SAC critic: 2 blocks x 512 (its actor:
         c.agent.network.layers = 2  # 1 x 128; here one torso config serves both)
         c.env.normalize_obs = True
+        # Kept at the SAC baseline's, not the SimBa paper's (official sac_simba.yaml): Adam
+        # 3e-4 (SimBa: AdamW 1e-4, weight decay 1e-2), initial temperature 1.0 (0.01), target
+        # entropy -|A| (-|A|/2); the critic always takes the min of two Qs (SimBa: only on
+        # tasks with terminations).
     elif option == "crossq":  # Bhatt et al. 2024, with its defaults (agent/crossq_config)
         c.agent = crossq_config()
     elif option == "bf16":
