@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from benchmarks.tables.base import (HOPPER_RUN, MARKER, REPO_ROOT, RESULTS, TABLES,  # noqa: F401
                                     Results, date_of, machine_of, md_table)
-from benchmarks.tables import learning, reliability, speed  # noqa: F401,E402 - they register
+from benchmarks.tables import gpu, learning, reliability, speed  # noqa: F401,E402 - they register
 
 
 # ----------------------------------------------------------------------------------------------
