@@ -73,3 +73,43 @@ def autoreset(res: Results) -> str:
                       "in it)", "... (no reset)", "env steps/s, " + PROJECTION],
                      rows, {1, 3, 4, 5})
             + "\n\n" + source("autoreset_h100_plan.json", r, command=False))
+
+
+BEFORE_AFTER = "gpu_loop_before_after_h100_plan.json"
+
+
+def _eval_share(plan: dict, eval_every: int | None = None) -> float:
+    """Evaluation's share of the projected run, at the plan's cadence or at `eval_every`."""
+    by = plan["projection"]["by_program"]
+    runs = plan["programs"]["eval_return"]["runs"]
+    each = by["eval_return"] / runs
+    evals = runs if eval_every is None else plan["config"]["total_steps"] // eval_every
+    rest = sum(v for k, v in by.items() if k != "eval_return")
+    return each * evals / (rest + each * evals)
+
+
+@table("gpu-loop-before-after", BEFORE_AFTER)
+def gpu_loop_before_after(res: Results) -> str:
+    r = res.json(BEFORE_AFTER)
+    rows = []
+    for cell in r["results"]["cells"]:
+        extra = ", ".join(f"`{k}={v}`" for k, v in (cell.get("overrides") or {}).items())
+        name = f"`{cell['config'].split(':')[1]}`" + (f" ({extra})" if extra else "")
+        for when in ("before", "after"):
+            p = cell[when]
+            it = p["per_iteration"]
+            rows.append([name if when == "before" else "", when, num(it["kernels"]),
+                         num(it["syncs"]), num(it["matmul_flops"] / 1e6), num(it["bytes"] / 1e6),
+                         num(p["memory"]["peak_bytes"] / 1e9), num(p["projection"]["hours"]),
+                         f"{100 * _eval_share(p):.1f}%", f"{100 * _eval_share(p, 20_000):.1f}%"])
+    par = r["parameters"]
+    return (md_table(["config (mjx, 1 seed)", "", "kernels / iteration", "host syncs / iteration",
+                      "matmul MFLOP / iteration", "MB moved / iteration", "peak memory GB",
+                      "1M env steps, hours, " + PROJECTION, "evaluation's share (eval every 5k)",
+                      "... every 20k"], rows, set(range(2, 10)))
+            + f"\n\nBefore: {par['before_commit']}; after: {par['after_commit']}. Notes per "
+              "cell: " + " ".join(f"{c['config'].split(':')[1]}"
+                                  f"{' ' + str(c.get('overrides')) if c.get('overrides') else ''}"
+                                  f": {c['before_note']}." for c in r["results"]["cells"]
+                                  if c.get("before_note"))
+            + " " + source(BEFORE_AFTER, r, command=True))
