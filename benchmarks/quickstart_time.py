@@ -61,6 +61,16 @@ def eval_returns(workdir: str) -> list[list[float]]:
     return [[step, statistics.mean(values)] for step, values in sorted(by_step.items())]
 
 
+def last_steps_per_s(workdir: str) -> float | None:
+    """The env steps/s per seed of the run's last log interval (mean over the seeds): the
+    learning phase's speed, compile excluded, when the run ends in learning."""
+    with open(os.path.join(workdir, "metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    last = [float(r["steps_per_s"]) for r in rows if r["step"] == rows[-1]["step"]
+            and r.get("steps_per_s")]
+    return statistics.mean(last) if last else None
+
+
 def run_once(checkout: str, config: str, overrides: list[str]) -> dict:
     """One quick start in a subprocess; its figures, or its exit code and stderr tail."""
     workdir = os.path.join(tempfile.mkdtemp(prefix="quickstart_time-"), "run")
@@ -82,6 +92,7 @@ def run_once(checkout: str, config: str, overrides: list[str]) -> dict:
         evals = eval_returns(workdir)
         row.update({"total_steps": evals[-1][0] if evals else None, "eval_returns": evals,
                     "final_eval_return": evals[-1][1] if evals else None,
+                    "last_steps_per_s": last_steps_per_s(workdir),
                     "first_step_with_eval_1000": next(
                         (s for s, r in evals if r >= MAX_RETURN), None)})
     shutil.rmtree(os.path.dirname(workdir), ignore_errors=True)
@@ -105,7 +116,8 @@ def summarise(runs: list[dict], labels: list[str]) -> dict:
                       "wall_s": walls, "median_wall_s": statistics.median(walls) if walls
                       else None, "final_eval_returns": finals,
                       "median_final_eval_return": statistics.median(finals) if finals else None,
-                      "first_steps_with_eval_1000": firsts}
+                      "first_steps_with_eval_1000": firsts,
+                      "last_steps_per_s": [r.get("last_steps_per_s") for r in ok]}
     return out
 
 

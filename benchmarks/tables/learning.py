@@ -30,6 +30,8 @@ def hopper_summary(res: Results) -> dict | None:
     optional = lambda name: res.json(name) if res.exists(name) else {}
     config, header = optional(f"{HOPPER_RUN}/config.json"), optional(f"{HOPPER_RUN}/run.json")
     walls = [float(r["wall_s"]) for r in res.csv(metrics) if r.get("wall_s") not in (None, "")]
+    # wall_s restarts at 0 when a run resumes: the segments' last values add up.
+    walls = [sum(a for a, b in zip(walls, walls[1:]) if b < a) + walls[-1]] if walls else []
     return {"step": last, "seeds": len(final), "final": final, "mean": statistics.mean(final),
             "best_mean": max(statistics.mean(v) for v in means.values()),
             "wall_s": max(walls) if walls else None, "config": config, "header": header}
@@ -51,7 +53,24 @@ def readme_caption(res: Results) -> str:
                 f"committed yet.*")
     return (f"*SAC (MLP 256x2) on Hopper-v5, {s['seeds']} seed(s), {s['step']:,} env steps: "
             f"final deterministic evaluation return {num(s['mean'])} (mean over seeds), best "
-            f"{num(s['best_mean'])}. " + hopper_source(s)[1:])
+            f"{num(s['best_mean'])}{hopper_reference(res)}. " + hopper_source(s)[1:])
+
+
+HOPPER_REFERENCE = f"{HOPPER_RUN}/simbav2_sac_hopper_v4.csv"
+
+
+def hopper_reference(res: Results) -> str:
+    """The published SAC curve's mean at its last step (<= 1M), from the committed extract."""
+    if not res.exists(HOPPER_REFERENCE):
+        return ""
+    with open(res.path(HOPPER_REFERENCE), newline="") as f:
+        source = f.readline().lstrip("# ").strip()
+        rows = list(csv.DictReader(f))
+    last = max(int(r["env_step"]) for r in rows)
+    final = [float(r["avg_return"]) for r in rows if int(r["env_step"]) == last]
+    return (f"; in grey the published SAC curve beside it, {num(statistics.mean(final))} at "
+            f"{last:,} steps (mean of {len(final)} seeds; {source}, extracted to "
+            f"`{RESULTS}/{HOPPER_REFERENCE}`)")
 
 
 @table("hopper-1m", f"{HOPPER_RUN}/metrics.csv", f"{HOPPER_RUN}/config.json")
@@ -70,7 +89,7 @@ def hopper_1m(res: Results) -> str:
     image = (f"\n\n![Hopper-v5 learning curve](figures/{HOPPER_RUN}.png)"
              if res.exists(f"{HOPPER_RUN}.png") else "")
     return (md_table(["run", "env steps", "seeds", "final return (mean)", "per seed",
-                      "best mean", "wall time (last row's wall_s)"],
+                      "best mean", "wall time (wall_s, summed over resumes)"],
                      [[label, f"{s['step']:,}", s["seeds"], num(s["mean"]),
                        seeds, num(s["best_mean"]),
                        "—" if s["wall_s"] is None else f"{s['wall_s'] / 3600:.1f} h"]],
