@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from ofe_jax.aot.peaks import usable_cores  # noqa: F401 - the benchmarks use it from here
+from ofe_jax.aot.peaks import meminfo_bytes, usable_cores  # noqa: F401 - used from here
 
 SCHEMA = 2
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,18 +69,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def meminfo_bytes(field: str) -> int | None:
-    """A /proc/meminfo field ("MemTotal", "MemAvailable") in bytes, None where unreadable."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def gpus() -> list[dict]:

@@ -102,3 +102,15 @@ def cpu_peak() -> dict:
                     "pipes, which would halve the real peak. Matmuls only: XLA's elementwise "
                     "work is not counted in the achieved FLOP/s."),
     }
+
+
+def meminfo_bytes(field: str) -> int | None:
+    """A /proc/meminfo field ("MemTotal", "MemAvailable") in bytes, None where unreadable."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

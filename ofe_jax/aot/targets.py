@@ -184,7 +184,7 @@ def _gpu_target(name: str, text: str, source: str) -> Target:
 
 def _cpu_target() -> Target:
     peak = peaks.cpu_peak()
-    memory = _meminfo("MemTotal")
+    memory = peaks.meminfo_bytes("MemTotal") or 0
     return Target(
         name="cpu", platform="cpu", device_kind="cpu", memory_bytes=memory, usable_fraction=1.0,
         bandwidth=20e9, host_bandwidth=float("inf"),
@@ -195,17 +195,6 @@ def _cpu_target() -> Target:
                               "(not measured)",
                  "memory": "MemTotal of /proc/meminfo", "launch_s": "0: nothing is launched",
                  "sync_s": "0: XLA:CPU runs loops and branches natively"})
-
-
-def _meminfo(field: str) -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def needs_plugin(device: str) -> bool:
