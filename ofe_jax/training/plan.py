@@ -46,6 +46,10 @@ class Plan:
     pretrain_call: int  # OFENet-only updates per compiled call (a divisor of pretrain_steps)
     eval_episodes: int
     eval_scan: bool  # evaluate with a fixed-length masked scan (else a while loop)
+    # The updates of a learning iteration inside a conditional that is always taken, on CPU
+    # only (loop._learning_iteration): a fusion boundary between the replay write and the
+    # sampling (XLA:CPU runs branches natively, no host round trip).
+    fence_learning: bool
     observation_size: int
     action_size: int
 
@@ -82,6 +86,7 @@ def make_plan(config: ml_collections.ConfigDict, observation_size: int,
         pretrain_steps=pretrain, pretrain_call=largest_divisor(pretrain, PRETRAIN_CALL_MAX),
         eval_episodes=c.eval_episodes,
         eval_scan=c.eval_loop == "scan" or (c.eval_loop == "auto" and platform != "cpu"),
+        fence_learning=platform == "cpu",
         observation_size=observation_size, action_size=action_size)
 
 
