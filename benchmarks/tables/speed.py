@@ -166,3 +166,29 @@ def compare_peers(res: Results) -> str:
                      f"torch {v['torch']}; all libraries in one process, interleaved. "
                    + source(name, r, command=False))
     return "\n\n".join(out)
+
+
+LOOP_CPU = ("loop_before_after_quickstart_cpu.json", "loop_before_after_hopper1_cpu.json",
+            "loop_before_after_hopper1_fixed_cpu.json", "loop_before_after_hopper8_cpu.json")
+
+
+@table("loop-before-after-cpu", *LOOP_CPU)
+def loop_before_after_cpu(res: Results) -> str:
+    """Issue 24's CPU check: the checkout before the GPU-shaped loop against after it."""
+    rows, notes = [], []
+    for name in LOOP_CPU:
+        r = res.json(name)
+        commits = {c["label"]: c["git"]["commit"][:7] for c in r["parameters"]["checkouts"]}
+        for label, s in r["results"]["summary"].items():
+            speeds = [x for x in s.get("last_steps_per_s", []) if x is not None]
+            rows.append([f"`{name}`", f"{label} ({commits.get(label, '?')})", s["runs"],
+                         ", ".join(f"{w:.1f}" for w in s["wall_s"]),
+                         ", ".join(f"{x:.1f}" for x in speeds) or "—",
+                         ", ".join(num(x) for x in s["final_eval_returns"]),
+                         pct(other_share(r))])
+        notes.append(f"`{name}`: {r['notes'].get('user', '')}")
+    return (md_table(["file", "checkout", "runs", "wall s per run (compile included)",
+                      "env steps/s, last log interval", "final eval", "other processes' CPU"],
+                     rows, {2})
+            + "\n\n" + "; ".join(notes) + ". " + source(LOOP_CPU[0], res.json(LOOP_CPU[0]),
+                                                         command=True))
