@@ -80,9 +80,12 @@ def test_a_changed_result_makes_its_page_stale(tmp_path):
 
 def test_the_hopper_run_is_rendered_once_committed(tmp_path):
     results = _results_copy(tmp_path)
+    run = os.path.join(results, tables.HOPPER_RUN)
+    shutil.rmtree(run, ignore_errors=True)  # the committed run, if any: this test writes its own
+    if os.path.exists(f"{run}.png"):
+        os.remove(f"{run}.png")
     caption = tables.TABLES["readme-figure-caption"][1]
     assert "not committed yet" in caption(tables.Results(results))
-    run = os.path.join(results, tables.HOPPER_RUN)
     os.makedirs(run, exist_ok=True)
     with open(os.path.join(run, "metrics.csv"), "w") as f:
         f.write("step,seed,eval_return,wall_s,grid\n"
@@ -98,6 +101,14 @@ def test_the_hopper_run_is_rendered_once_committed(tmp_path):
     assert "| Hopper-v5, SAC mlp 256x2, of 1,000,000 steps | 1,000,000 | 2 | 3,250 | " \
         "3,000, 3,500 | 3,250 | 1.0 h |" in row
     assert "figures/" not in row  # no curve yet
+    with open(os.path.join(run, "metrics.csv"), "w") as f:  # resumed at 500k: wall_s restarts
+        f.write("step,seed,eval_return,wall_s,grid\n500000,0,2000.0,3600.0,\n"
+                "1000000,0,3000.0,1800.0,\n")
+    assert "| 1.5 h |" in tables.TABLES["hopper-1m"][1](tables.Results(results))
+    with open(os.path.join(run, "metrics.csv"), "w") as f:
+        f.write("step,seed,eval_return,wall_s,grid\n"
+                "500000,0,2000.0,1800.0,\n500000,1,3000.0,1800.0,\n"
+                "1000000,0,3000.0,3600.0,\n1000000,1,3500.0,3600.0,\n")
     open(os.path.join(results, f"{tables.HOPPER_RUN}.png"), "wb").close()
     assert f"figures/{tables.HOPPER_RUN}.png" in tables.TABLES["hopper-1m"][1](res)
 
