@@ -59,11 +59,15 @@ def main(argv=None) -> None:
     parser.add_argument("--algorithms", default="sac,td3")
     parser.add_argument("--cells", default="", help="comma-free list: spec;spec;... "
                         "(default: the whole table)")
+    parser.add_argument("--first", default="", help="spec;spec;...: these cells first, then "
+                        "the rest of the table (a partial run covers the cells that matter)")
     parser.add_argument("--fit", action="store_true", help="also the largest seeds that fit")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(common.default_argv(argv))
     target = targets.load(args.device)
     specs = args.cells.split(";") if args.cells else cells(args.algorithms.split(","))
+    first = [spec for spec in args.first.split(";") if spec]
+    specs = first + [spec for spec in specs if spec not in first]
     run = common.Run("plan_table", common.default_argv(argv),
                      {"device": args.device, "seeds": SEEDS, "cells": specs,
                       "plugin": targets.cuda_plugin_version()})
@@ -79,9 +83,10 @@ def main(argv=None) -> None:
             continue
         config = paper.get_config(spec)
         config.seeds = SEEDS
-        row = summary(spec, planner.plan(config, target))
+        report = planner.plan(config, target)
+        row = summary(spec, report)
         if args.fit:
-            row["fit_seeds"] = planner.fit_seeds(config, target)
+            row["fit_seeds"] = planner.fit_seeds(config, target, report=report)
         rows.append(row)
         print(row, flush=True)
         common.write_json(args.out, run.finish({"rows": rows}, method=__doc__,

@@ -94,7 +94,8 @@ def main(argv) -> int:
         for dtype in dict.fromkeys((config.replay.obs_dtype, "bfloat16")):
             c = config.copy_and_resolve_references()
             c.replay.obs_dtype = dtype
-            report["fit_seeds"][dtype] = planner.fit_seeds(c, target)
+            report["fit_seeds"][dtype] = planner.fit_seeds(
+                c, target, report=report if dtype == config.replay.obs_dtype else None)
     print(table(report))
     if _OUT.value:
         tmp = _OUT.value + ".tmp"

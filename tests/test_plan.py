@@ -231,6 +231,50 @@ def test_fit_seeds_finds_the_boundary_on_a_small_memory():
         "peak_bytes"]
 
 
+def _memory_model(bytes_of):
+    """A stand-in for planner.plan whose init and learn programs take bytes_of(seeds)."""
+    def fake_plan(config, target, programs=None):
+        program = {"compiled": True, "memory": {"total": bytes_of(config.seeds)}}
+        return {"programs": {"init": {**program, "memory": {"total": 0}}, "learn": program}}
+    return fake_plan
+
+
+@pytest.mark.parametrize("bytes_of, boundary, most_probes", [
+    (lambda n: 10_000 + 1_000 * n, 54, 4),  # affine: 64,000 usable bytes hold 54 seeds
+    (lambda n: 10_000 + 200 * n + 12 * n * n, 59, 12),  # convex
+    (lambda n: 1_000 * n + (50_000 if n > 20 else 0), 20, 12),  # a cliff after 20 seeds
+    (lambda n: 70_000 + n, 0, 2),  # one seed does not fit
+])
+def test_fit_seeds_search_finds_the_boundary(monkeypatch, bytes_of, boundary, most_probes):
+    """The search's probes (no compiles: a memory model stands in for the plan): n fits, n + 1
+    does not, in few probes; a plan of the base config counts as its first probe."""
+    monkeypatch.setattr(planner, "plan", _memory_model(bytes_of))
+    target = targets.Target(**{**targets.load("cpu").__dict__, "memory_bytes": 80_000,
+                               "usable_fraction": 0.8})
+    config = short_quickstart(seeds=1 if boundary == 0 else 8)
+    fit = planner.fit_seeds(config, target)
+    assert (fit["seeds"], fit["next_does_not_fit"]) == (boundary, boundary + 1), fit
+    assert len(fit["probes"]) <= most_probes, fit["probes"]
+    for p in fit["probes"]:
+        assert p["fits"] == (bytes_of(p["seeds"]) <= 64_000) and p["peak_bytes"] == bytes_of(
+            p["seeds"])
+    if boundary:
+        report = planner.plan(config, target)
+        report["config"] = {"seeds": 8}
+        calls = []
+        monkeypatch.setattr(planner, "plan", lambda c, t, programs=None: calls.append(
+            c.seeds) or _memory_model(bytes_of)(c, t))
+        assert planner.fit_seeds(config, target, report=report)["seeds"] == boundary
+        assert 8 not in calls and len(calls) == len(fit["probes"]) - 1
+
+
+def test_fit_seeds_stops_at_its_limit(monkeypatch):
+    monkeypatch.setattr(planner, "plan", _memory_model(lambda n: n))
+    target = targets.Target(**{**targets.load("cpu").__dict__, "memory_bytes": 1 << 20})
+    fit = planner.fit_seeds(short_quickstart(seeds=8), target, limit=100)
+    assert fit["seeds"] == 100 and fit["limit"] == 100
+
+
 @pytest.mark.parametrize("args, message", [
     (["--device=nosuch"], "--device must be cpu, one of"),
     (["--device=cpu", "--config.seeds=0"], "seeds must be an int >= 1"),

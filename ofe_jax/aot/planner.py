@@ -158,45 +158,61 @@ def _fits(config, target, seeds: int, cache: dict) -> tuple[bool, int]:
     if seeds not in cache:
         c = config.copy_and_resolve_references()
         c.seeds = seeds
-        report = plan(c, target, programs=("init", "learn"))
-        ok = report["all_compiled"]
-        cache[seeds] = (ok and report["memory"]["fits"], report["memory"]["peak_bytes"])
+        cache[seeds] = _fit_of(plan(c, target, programs=FIT_PROGRAMS), target)
     return cache[seeds]
 
 
-def fit_seeds(config: ml_collections.ConfigDict, target, limit: int = 1 << 14) -> dict:
-    """The largest `seeds` whose programs fit the target's usable memory, by compiles: an
-    affine estimate from two compiles, then the boundary found and checked (n fits, n + 1 does
-    not), by doubling steps away from the estimate and bisection."""
+FIT_PROGRAMS = ("init", "learn")
+
+
+def _fit_of(report: dict, target) -> tuple[bool, int]:
+    """(fits, bytes) of a plan's FIT_PROGRAMS, as _fits records them."""
+    listed = [report["programs"][k] for k in FIT_PROGRAMS if k in report["programs"]]
+    ok = len(listed) == len(FIT_PROGRAMS) and all(v["compiled"] for v in listed)
+    peak = max((v["memory"]["total"] for v in listed if v["compiled"]), default=0)
+    return ok and peak <= int(target.memory_bytes * target.usable_fraction), peak
+
+
+def fit_seeds(config: ml_collections.ConfigDict, target, limit: int = 1 << 14,
+              report: dict | None = None) -> dict:
+    """The largest `seeds` whose programs fit the target's usable memory, by compiles, checked
+    at the boundary (n fits, n + 1 does not). Memory grows about affinely with the seeds, so the
+    next probe is the secant estimate through the last two probes, kept strictly inside the
+    bracket found so far; a bisection step follows an estimate that did not halve the bracket
+    (a doubling step, while nothing larger is known not to fit, follows two estimates in a row
+    that had to be clipped). `report`: the plan of `config` itself, whose init and learn
+    compiles then count as the first probe."""
     cache: dict = {}
+    if report is not None and report["config"]["seeds"] == config.seeds:
+        cache[config.seeds] = _fit_of(report, target)
     fits = lambda n: _fits(config, target, n, cache)[0]
-    base = config.seeds
-    probe = base * 2 if fits(base) else max(1, base // 2)
-    (_, base_bytes), (_, probe_bytes) = cache[base], _fits(config, target, probe, cache)
-    if probe == base:  # seeds=1 does not fit
-        return {"seeds": 0, "next_does_not_fit": 1, "probes": _probes(cache)}
-    per_seed = max(1.0, (probe_bytes - base_bytes) / (probe - base))
     usable = target.memory_bytes * target.usable_fraction
-    guess = int(max(1, min(limit, base + (usable - base_bytes) // per_seed)))
-    step = 1
-    if fits(guess):
-        lo = guess
-        while fits(lo + step):
-            lo, step = lo + step, step * 2
-            if lo >= limit:
-                return {"seeds": lo, "limit": limit, "probes": _probes(cache)}
-        hi = lo + step
-    else:
-        hi, lo = guess, 0
-        while hi - step >= 1:
-            if fits(hi - step):
-                lo = hi - step
-                break
-            hi, step = hi - step, step * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return {"seeds": lo, "next_does_not_fit": hi, "probes": _probes(cache)}
+    base = config.seeds
+    fits(base)
+    if base == 1 and not cache[1][0]:
+        return {"seeds": 0, "next_does_not_fit": 1, "probes": _probes(cache)}
+    fits(base * 2 if cache[base][0] else max(1, base // 2))
+    clipped, width = 0, None  # estimates clipped in a row; the bracket before the last one
+    while True:
+        lo = max((s for s, (f, _) in cache.items() if f), default=0)
+        hi = min((s for s, (f, _) in cache.items() if not f), default=None)
+        if lo >= limit:
+            return {"seeds": lo, "limit": limit, "probes": _probes(cache)}
+        if hi is not None and hi - lo <= 1:
+            return {"seeds": lo, "next_does_not_fit": hi, "probes": _probes(cache)}
+        top = limit + 1 if hi is None else hi
+        if width is not None and top - lo > width / 2:  # the estimate did not halve it
+            guess, width, clipped = (lo + top) // 2, None, 0
+        elif hi is None and clipped >= 2:
+            guess, clipped = min(limit, max(1, lo) * 2), 0
+        else:
+            (s0, (_, b0)), (s1, (_, b1)) = list(cache.items())[-2:]
+            slope = (b1 - b0) / (s1 - s0)
+            estimate = int(s1 + (usable - b1) // slope) if slope > 0 else top
+            guess = min(max(estimate, lo + 1), top - 1)
+            clipped = clipped + 1 if guess != estimate else 0
+            width = top - lo if hi is not None else None
+        fits(guess)
 
 
 def _probes(cache: dict) -> list:
