@@ -95,6 +95,39 @@ def load_config(flag):
         fail(f"cannot load --config: {_last_line(e)}", 2)
 
 
+_GL_FAILURE: list[Exception] = []  # what import_mujoco met, once
+
+
+def import_mujoco() -> Exception | None:
+    """Imports mujoco, which loads the OpenGL library of the MUJOCO_GL backend as it is
+    imported (osmesa, egl) and fails where that library is missing or the value is no backend.
+    Then it is imported without rendering (MUJOCO_GL=disable), so that training, planning and
+    scoring still work, and the first failure is returned (to report when a video is asked
+    for; later calls return it again). A failure that does not go away with rendering disabled
+    is not the backend's: it is raised. The commands call it before anything imports mujoco."""
+    if "mujoco" in sys.modules:
+        return _GL_FAILURE[0] if _GL_FAILURE else None
+    try:
+        import mujoco  # noqa: F401
+        return None
+    except (ImportError, AttributeError, OSError, RuntimeError) as e:  # the GL loaders' errors
+        failure = e
+    saved = {name: os.environ.get(name) for name in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
+    os.environ["MUJOCO_GL"] = "disable"
+    try:
+        import mujoco  # noqa: F401, F811 - the modules that failed are not in sys.modules
+    except Exception:
+        raise failure from None
+    finally:
+        for name, value in saved.items():  # what gymnasium reads when it renders
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    _GL_FAILURE.append(failure)
+    return failure
+
+
 def run(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
     """Parses the flags and runs `main(argv)`; its return value is the exit code."""
     app.define_help_flags()

@@ -6,8 +6,6 @@ from the checkpoint's policy artifact only (never the training carry or its repl
 Each member's score is printed as soon as it is known; the video (the first member's first
 episode) is rendered after all of them, so that a missing OpenGL library costs no score."""
 
-import os
-
 from absl import flags
 
 from ofe_jax import cli
@@ -42,35 +40,9 @@ def score_run(workdir: str, episodes: int, step: int | None = None,
     return scored
 
 
-def import_mujoco() -> Exception | None:
-    """Imports mujoco, which loads the OpenGL library of the MUJOCO_GL backend as it is
-    imported (osmesa, egl) and fails where that library is missing. Then it is imported
-    without rendering (MUJOCO_GL=disable) so that scoring still works, and the first failure
-    is returned (to report when a video is asked for). A failure that does not go away with
-    rendering disabled is not the backend's: it is raised."""
-    try:
-        import mujoco  # noqa: F401
-        return None
-    except (ImportError, AttributeError, OSError, RuntimeError) as e:  # the GL loaders' errors
-        failure = e
-    saved = {name: os.environ.get(name) for name in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
-    os.environ["MUJOCO_GL"] = "disable"
-    try:
-        import mujoco  # noqa: F401, F811 - the modules that failed are not in sys.modules
-    except Exception:
-        raise failure from None
-    finally:
-        for name, value in saved.items():  # what gymnasium reads when it renders
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return failure
-
-
 def main(argv) -> int:
     del argv
-    gl_failure = import_mujoco()
+    gl_failure = cli.import_mujoco()
     from ofe_jax.config.grid import point_label
     from ofe_jax.envs.gymnasium import gl_error, record_episode
     from ofe_jax.policy import load_policies

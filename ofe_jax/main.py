@@ -24,6 +24,7 @@ _WORKDIR = flags.DEFINE_string(
 def main(argv) -> int:
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.import_mujoco()  # a MUJOCO_GL without its library only matters to videos
     config = cli.load_config(_CONFIG)
     if config.parallel.num_processes > 1 and not supervise.is_child():
         return supervise.run_child(config.parallel.process_id)

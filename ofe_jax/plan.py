@@ -80,6 +80,7 @@ def table(report: dict) -> str:
 def main(argv) -> int:
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.import_mujoco()  # a MUJOCO_GL without its library only matters to videos
     config = cli.load_config(_CONFIG)
     from ofe_jax.aot import planner, targets
 

@@ -220,6 +220,7 @@ def _report(root: str, cells: list[Cell]) -> int:
 def main(argv) -> int:
     if len(argv) > 1:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.import_mujoco()  # a MUJOCO_GL without its library only matters to videos
     table = TABLES[_TABLE.value]
     cells = table.cells(_TASKS.value, _ALGOS.value, _VARIANTS.value)
     root = _ROOT.value or os.path.join("runs", table.name)

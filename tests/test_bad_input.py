@@ -29,6 +29,10 @@ CASES = {
     "random_steps_negative": ([QUICK, "--config.random_steps=-1"],
                               "random_steps must be an int >= 0, got -1"),
     "unknown_env": ([QUICK, "--config.env.name=Hoper-v5"], "unknown environment 'Hoper-v5'"),
+    # mujoco fails as it is imported when MUJOCO_GL names no backend (or one whose library is
+    # missing); the commands import it without rendering, so only a video would need it
+    "unknown_env_mujoco_gl_bogus": ([QUICK, "--config.env.name=Hoper-v5"],
+                                    "unknown environment 'Hoper-v5'"),
     "num_envs_zero": ([QUICK, "--config.env.num_envs=0"], "env.num_envs must be an int >= 1"),
     "unknown_backend": ([QUICK, "--config.env.backend=gpu"], "env.backend must be one of"),
     "episode_length_zero": ([QUICK, "--config.env.episode_length=0"],
@@ -118,7 +122,7 @@ WORKDIR_IS_A_FILE = "workdir_is_a_file"
 WORKDIR_UNDER_A_FILE = "workdir_under_a_file"
 WORKDIR_CASES = {WORKDIR_IS_A_FILE: "{tmp}/a_file", WORKDIR_UNDER_A_FILE: "{tmp}/a_file/run"}
 # Run against a workdir that does not exist: it must not be created.
-FRESH = ("unknown_env", "total_steps_zero", "num_envs_zero", "seeds_zero", "unknown_field",
+FRESH = ("unknown_env", "unknown_env_mujoco_gl_bogus", "total_steps_zero", "num_envs_zero", "seeds_zero", "unknown_field",
          "unknown_field_default_config", "multi_host_without_coordinator")
 
 
@@ -129,9 +133,14 @@ def _prepare(tmp) -> None:
     (tmp / "a_file").write_text("not a directory")
 
 
-def _run(args, workdir):
+# name: environment variables of that case's process
+CASE_ENV = {"unknown_env_mujoco_gl_bogus": {"MUJOCO_GL": "bogus"}}
+
+
+def _run(args, workdir, env=None):
     return subprocess.run([sys.executable, "-m", "ofe_jax.main", f"--workdir={workdir}", *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=cli_env())
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**cli_env(), **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +158,7 @@ def results(tmp_path_factory, worker_id):
             shutil.copytree(finished, workdir)
         before = digest(workdir) if name not in FRESH else None
         args = [a.replace("{tmp}", str(tmp)) for a in CASES[name][0]]
-        result = _run(args, workdir)
+        result = _run(args, workdir, CASE_ENV.get(name))
         return result, before, digest(workdir) if workdir.exists() else None
 
     names = [*CASES, *WORKDIR_CASES]
