@@ -113,3 +113,53 @@ def gpu_loop_before_after(res: Results) -> str:
                                   f": {c['before_note']}." for c in r["results"]["cells"]
                                   if c.get("before_note"))
             + " " + source(BEFORE_AFTER, r, command=True))
+
+
+PLAN_TABLE = ("plan_h100.json", "plan_h200.json")
+
+
+def _fit(row: dict) -> str:
+    fit = row.get("fit_seeds")
+    if fit is None:
+        return "—"
+    return f"≥ {fit['seeds']:,}" if "limit" in fit else f"{fit['seeds']:,}"
+
+
+@table("plan-table", *PLAN_TABLE)
+def plan_table(res: Results) -> str:
+    """The paper table's cells planned for each device (benchmarks/plan_table.py), the cells in
+    the order the files list them; a cell a file has not reached yet is named below the table."""
+    records = {name: res.json(name) for name in PLAN_TABLE}
+    by_device = {r["parameters"]["device"]: {row["spec"]: row for row in r["results"]["rows"]}
+                 for r in records.values()}
+    specs = list(dict.fromkeys(s for r in records.values() for s in r["parameters"]["cells"]))
+    rows, missing = [], {}
+    for spec in specs:
+        first = True
+        for device, planned in by_device.items():
+            row = planned.get(spec)
+            if row is None:
+                missing.setdefault(device, []).append(spec)
+                continue
+            errors = "; ".join(f"{k}: {v}" for k, v in row["errors"].items())
+            rows.append([f"`{spec}`" if first else "", device.upper(),
+                         "yes" if row["compiled"] else f"no ({errors})",
+                         num(row["peak_memory_bytes"] / 1e9), "yes" if row["fits"] else "no",
+                         _fit(row), num(row.get("kernels_per_iteration")),
+                         num(row.get("syncs_per_iteration")), num(row.get("projected_hours"))])
+            first = False
+    seeds = {r["parameters"]["seeds"] for r in records.values()}
+    text = md_table(["cell (configs/paper.py)", "device", "compiled",
+                     f"peak memory at {'/'.join(map(str, seeds))} seeds, GB", "fits (75%)",
+                     "largest seeds that fit", "kernels / iteration", "host syncs / iteration",
+                     "1M env steps, hours, " + PROJECTION], rows, {3, 5, 6, 7, 8})
+    if missing:
+        devices = {}  # the devices that lack a cell -> those cells
+        for spec in specs:
+            lacking = tuple(d.upper() for d, cells in missing.items() if spec in cells)
+            if lacking:
+                devices.setdefault(lacking, []).append(f"`{spec}`")
+        text += "\n\nNot planned yet (the table's run stopped before them; `--resume` goes on): " \
+            + "; ".join(f"{' and '.join(d)}: {', '.join(cells)}" for d, cells in devices.items()) \
+            + "."
+    return text + "\n\n" + " ".join(source(name, r, command=True) for name, r in records.items())
