@@ -71,9 +71,13 @@ def checkpoint_cost(res: Results) -> str:
 @table("ci-suite-time", "ci_suite_time_cpu.json")
 def ci_suite_time(res: Results) -> str:
     r = res.json("ci_suite_time_cpu.json")
-    rows = [[c["commit"], c.get("date", r["date"]), c["passed"], c.get("failed", 0), c["skipped"],
-             f"{c['tests_s'] / 60:.1f} min", f"{c['total_wall_s_incl_install'] / 60:.1f} min",
-             "—" if "cpu_s_user" not in c
+    def minutes(s):  # a figure the run's record does not give is a dash
+        return "—" if s is None else f"{s / 60:.1f} min"
+
+    rows = [[c["commit"], c.get("date", r["date"]), c.get("passed", "—"), c.get("failed", 0),
+             c.get("skipped", "—"), minutes(c.get("tests_s")),
+             minutes(c.get("total_wall_s_incl_install")),
+             "—" if c.get("cpu_s_user") is None
              else f"{(c['cpu_s_user'] + c['cpu_s_system']) / 60:.0f}",
              c.get("where", "this VM").split(" (")[0]] for c in r["runs"]]
     return (md_table(["commit", "date", "passed", "failed", "skipped", "tests", "with the install",
