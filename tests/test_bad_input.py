@@ -122,8 +122,9 @@ WORKDIR_IS_A_FILE = "workdir_is_a_file"
 WORKDIR_UNDER_A_FILE = "workdir_under_a_file"
 WORKDIR_CASES = {WORKDIR_IS_A_FILE: "{tmp}/a_file", WORKDIR_UNDER_A_FILE: "{tmp}/a_file/run"}
 # Run against a workdir that does not exist: it must not be created.
-FRESH = ("unknown_env", "unknown_env_mujoco_gl_bogus", "total_steps_zero", "num_envs_zero", "seeds_zero", "unknown_field",
-         "unknown_field_default_config", "multi_host_without_coordinator")
+FRESH = ("unknown_env", "unknown_env_mujoco_gl_bogus", "total_steps_zero", "num_envs_zero",
+         "seeds_zero", "unknown_field", "unknown_field_default_config",
+         "multi_host_without_coordinator")
 
 
 def _prepare(tmp) -> None:
