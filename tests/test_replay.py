@@ -252,6 +252,16 @@ def test_bytes_per_item_humanoid_numbers_from_docstring():
     assert allocated == 3 * replay.bytes_per_item(example_item(), "bfloat16")
 
 
+def test_write_note_only_for_bfloat16_storage_on_a_cpu():
+    # XLA:CPU writes bfloat16 buffers through float32 (benchmarks/replay_write.py measures it).
+    for obs_dtype in ("bfloat16", jnp.bfloat16):
+        note = replay.uniform.write_note(obs_dtype, "cpu")
+        assert note.startswith("warning: replay.obs_dtype=bfloat16 on a CPU") and "float16" in note
+    for obs_dtype, platform in [("bfloat16", "gpu"), ("bfloat16", "tpu"), ("float16", "cpu"),
+                                ("float32", "cpu"), (None, "cpu")]:
+        assert replay.uniform.write_note(obs_dtype, platform) is None
+
+
 # ----------------------------------------------------------------------------- jit
 
 

@@ -192,3 +192,25 @@ def loop_before_after_cpu(res: Results) -> str:
                      rows, {2})
             + "\n\n" + "; ".join(notes) + ". " + source(LOOP_CPU[0], res.json(LOOP_CPU[0]),
                                                          command=True))
+
+
+@table("replay-writes", "replay_write_cpu.json")
+def replay_writes(res: Results) -> str:
+    r = res.json("replay_write_cpu.json")
+    rows, timed = r["results"]["memory"], r["results"]["cpu_time"]
+    targets = list(dict.fromkeys(m["target"] for m in rows))
+    temp = {(m["case"], m["dtype"], m["target"]): m for m in rows}
+    body = []
+    for case, dtype in dict.fromkeys((m["case"], m["dtype"]) for m in rows):
+        cells = [temp[case, dtype, t] for t in targets]
+        t = timed.get(case, {}).get(dtype)
+        body.append([case, dtype, num(cells[0]["obs_storage_bytes"] / 1e6)]
+                    + [f"{c['temp_bytes'] / 1e6:,.2f}{'' if c['in_place'] else ' (copy)'}"
+                       for c in cells]
+                    + [num(t["median_call_s"] * 1e6) if t else "-"])
+    return (md_table(["buffer", "obs storage", "obs + next_obs, MB"]
+                     + [f"temporaries on {t}, MB" for t in targets]
+                     + ["µs per write on the CPU"], body, set(range(2, 3 + len(targets) + 1)))
+            + "\n\nquickstart: obs 4, 100,000 items; humanoid: obs 348, 1,000,000 items; one "
+              "transition per write, the buffer donated; GPU targets compiled without a GPU. "
+            + source("replay_write_cpu.json", r))

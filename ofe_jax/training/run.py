@@ -22,6 +22,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from ofe_jax import replay
 from ofe_jax.checkpoint import Checkpointer
 from ofe_jax.config import validation
 from ofe_jax.errors import UserError
@@ -221,6 +222,9 @@ def _train_locked(trainer: Trainer, workdir: str, stop: StopFlag,
         try:
             if start:
                 logger.message(f"resumed from the checkpoint at step {start}")
+            note = replay.uniform.write_note(config.replay.obs_dtype, trainer.platform)
+            if note:
+                logger.message(note)
             code = _chunks(trainer, carry, start, checkpoints, logger, stop)
         finally:
             logger.close()
