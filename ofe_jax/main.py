@@ -14,6 +14,7 @@ import os
 from absl import flags
 
 from ofe_jax import cli, supervise
+from ofe_jax.config import validation
 
 _QUICKSTART = os.path.join(os.path.dirname(__file__), "config", "quickstart.py")
 _CONFIG = cli.define_config(_QUICKSTART, "Training config file (ml_collections, get_config()).")
@@ -26,6 +27,7 @@ def main(argv) -> int:
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
     cli.import_mujoco()  # a MUJOCO_GL without its library only matters to videos
     config = cli.load_config(_CONFIG)
+    validation.validate(config, device_count=1 << 30)  # a bad value: one line before jax loads
     if config.parallel.num_processes > 1 and not supervise.is_child():
         return supervise.run_child(config.parallel.process_id)
     from ofe_jax.training import run  # after flag parsing: keeps --help fast

@@ -90,3 +90,20 @@ def test_no_top_level_configs_package_is_installed(tmp_path):
     ok = subprocess.run([sys.executable, "-c", "import ofe_jax.config.paper"], cwd=tmp_path,
                         env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_bad_config_value_fails_before_jax_is_imported(tmp_path):
+    # validation is pure (ofe_jax/config): the error line comes before the seconds of importing
+    # jax, and the workdir is not created
+    workdir = tmp_path / "w"
+    code = ("import atexit, runpy, sys; "
+            "atexit.register(lambda: print('jax imported:', 'jax' in sys.modules)); "
+            "sys.argv = ['ofe_jax.main', '--config=configs/quickstart.py', "
+            f"'--config.agent.gamma=1.5', '--workdir={workdir}']; "
+            "runpy.run_module('ofe_jax.main', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: agent.gamma must be in [0, 1], got 1.5"
+    assert result.stdout.strip() == "jax imported: False"
+    assert not workdir.exists()

@@ -21,6 +21,11 @@ ACTIVATIONS = ("relu", "swish", "silu", "tanh", "elu", "gelu", "leaky_relu")
 # -log_alpha * mean(log pi + H); Eq. 18 of Haarnoja et al. 2018 taken literally: -alpha * (...).
 TEMPERATURE_LOSSES = ("log_alpha", "alpha")
 OFENET_TARGET_DIMS = ("auto",)  # or -1 (all dims) or an int in [1, observation_size]
+# (observation size, action size) of each task, in ofe_jax.envs.NAMES's order: what validation
+# needs without building an env (and importing jax); tests/test_envs.py checks they agree.
+ENV_SIZES = {"Hopper-v5": (11, 3), "Walker2d-v5": (17, 6), "HalfCheetah-v5": (17, 6),
+             "Ant-v5": (105, 8), "Humanoid-v5": (348, 17), "InvertedPendulum-v5": (4, 1),
+             "InvertedDoublePendulum-v5": (9, 1)}
 OBS_DTYPES = ("float32", "bfloat16", "float16")  # replay storage of observations
 BACKENDS = ("auto", "mjx", "mujoco", "warp")  # physics backends (envs/backends.py)
 # Keyword options of the physics backends (envs.make(..., **options)); "warp" takes mjx's.

@@ -9,7 +9,7 @@ import ml_collections
 
 from ofe_jax.config import grid as grid_lib
 from ofe_jax.config.choices import (ACTIVATIONS, ALGORITHMS, BACKENDS, COMPUTE_DTYPES,
-                                   CRITIC_LOSSES, EVAL_LOOPS, MATMUL_PRECISIONS,
+                                   CRITIC_LOSSES, ENV_SIZES, EVAL_LOOPS, MATMUL_PRECISIONS,
                                    OBS_DTYPES, OFENET_TARGET_DIMS,
                                    TEMPERATURE_LOSSES, TORSO_KINDS)
 from ofe_jax.config.choices import (MJX_DEFAULTS, MJX_IMPLS, MJX_INTEGRATORS, MJX_JACOBIANS,
@@ -247,12 +247,11 @@ def validate(c: ml_collections.ConfigDict,
              device_count: int | None = None) -> tuple[int, int]:
     """Checks the whole training config; returns the env's (observation_size, action_size).
     device_count: the devices the mesh may use (None: jax.device_count(), which starts JAX's
-    backend; a large number checks all but the device count, without starting it)."""
-    from ofe_jax import envs
-
-    if c.env.name not in envs.NAMES:
+    backend; a large number checks all but the device count, without starting it). Imports
+    no jax then: the commands run it before they import the trainer."""
+    if c.env.name not in ENV_SIZES:
         raise ConfigError(f"env.name: unknown environment {c.env.name!r}; choose one of "
-                          f"{list(envs.NAMES)}")
+                          f"{list(ENV_SIZES)}")
     _check(c.env.backend in BACKENDS, "env.backend", f"one of {list(BACKENDS)}", c.env.backend)
     _check(isinstance(c.env.normalize_obs, bool), "env.normalize_obs", "True or False",
            c.env.normalize_obs)
@@ -260,10 +259,10 @@ def validate(c: ml_collections.ConfigDict,
     _validate_schedule(c)
     _validate_replay(c)
     validate_mesh(c, device_count)
-    env = envs.make(c.env.name, backend="mujoco")  # sizes only; cheap to build
-    validate_agent(c.agent, env.observation_size, env.action_size)
-    _validate_grid(c, env.observation_size, env.action_size)
-    return env.observation_size, env.action_size
+    observation_size, action_size = ENV_SIZES[c.env.name]
+    validate_agent(c.agent, observation_size, action_size)
+    _validate_grid(c, observation_size, action_size)
+    return observation_size, action_size
 
 
 def _validate_grid(c: ml_collections.ConfigDict, observation_size: int,
