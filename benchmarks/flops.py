@@ -13,6 +13,7 @@ datasheet's dense FP32 and TF32 tensor-core peaks keyed by `device_kind` (`GPU_P
 from __future__ import annotations
 
 from benchmarks.common import cpu_model, meminfo_bytes
+from ofe_jax.agents.encoder import ofenet_target_dim
 from ofe_jax.aot import peaks
 
 # ----------------------------------------------------------------------------------------------
@@ -30,10 +31,11 @@ def _macs(layers: list, skip_first: bool = False) -> int:
 
 
 def flops_per_update(config, obs_size: int, action_size: int,
-                     delay_fraction: float | None = None) -> int:
+                     delay_fraction: float | None = None, contact_force_size: int = 0) -> int:
     """Analytic matmul FLOPs of one update of one seed of the agent `config` (module docstring).
 
     delay_fraction: share of updates that run TD3's delayed actor step (default 1/policy_delay).
+    contact_force_size: as for `agents.make` (OFENet's target_dim "auto" leaves them out).
     """
     n, o = config.network, config.ofenet
     actor_in, critic_in = obs_size, obs_size + action_size
@@ -44,7 +46,7 @@ def flops_per_update(config, obs_size: int, action_size: int,
         phi_o_out = obs_size + o.layers * g
         phi_oa = [(phi_o_out + action_size + i * g, g) for i in range(o.layers)]
         phi_oa_out = phi_o_out + action_size + o.layers * g
-        target = o.target_dim if o.target_dim > 0 else obs_size
+        target = ofenet_target_dim(o.target_dim, obs_size, contact_force_size)
         full = phi_o + phi_oa + [(phi_oa_out, target)]
         # Auxiliary step: forward, weight grads, input grads (none for the raw observation).
         ofe_macs += _macs(full) * 2 + _macs(full, skip_first=True)

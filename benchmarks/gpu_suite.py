@@ -3,23 +3,29 @@
     python -m benchmarks.gpu_suite --part <part> --out benchmarks/results/gpu_<device>_<part>.json
 
 Parts (the cells of each run in the order given, most important first):
+  env          the machine: jax.devices(), nvidia-smi, versions, and a smoke jitted matmul
   correctness  MJX parity against Gymnasium for every task, measured errors against the tests'
-               tolerances (tests/test_envs_parity_mjx.py), and the agent tests that need no C
-               MuJoCo under pytest (pytest must be installed there)
+               tolerances (tests/_parity_mjx.py, which needs no pytest), and the agent tests
+               that need no C MuJoCo under pytest (pytest must be installed there)
   envs         env steps/s of the mjx backend (VecEnv.step in a jitted scan, random actions,
                auto-reset on) for Hopper, Walker2d, HalfCheetah, Ant, Humanoid at batch 1 ... 16384
   updates      SAC/TD3 updates/s x {MLP 256x2, DenseMLP 2x2048, + OFENet} x seeds {1, 8, 32} x
                matmuls {float32, TF32, bfloat16}, Humanoid sizes, batch 256; achieved FLOP/s
                against the device's peak for that precision
   loop         the whole training loop: SAC MLP 256x2 on Hopper-v5 to 1M env steps, 1 and 8
-               seeds, backends mjx and mujoco: wall time (compile included), env steps/s, eval
+               seeds, backends mjx and mujoco: wall time (compile included), env steps/s, eval;
+               with --chunks N: N learning calls only (random_steps --random-steps), each call
+               timed, the peak memory, the 1M-step time projected from the calls and beside it
+               the plan's projection (benchmarks/results/plan_<device>.json) and its error
   memory       peak device memory of the Humanoid OJK21 config with a 1M replay per seed at 1, 4,
                8 seeds, float32 and bfloat16 observations (one subprocess per cell), and the
                largest seed count that fits
 
-The JSON (benchmarks/common.py's schema) is rewritten after every cell, so a part stopped by
-its cap (--cap-s, checked between cells and between training chunks) or killed keeps what it
-measured: results.rows, results.planned (cells), results.completed and results.stopped_by.
+benchmarks/gpu_once.sh runs the parts that fit one 8-minute command, each into its own part
+(--into-part) of one JSON. The JSON (benchmarks/common.py's schema) is rewritten after every
+cell, so a part stopped by its cap (--cap-s, checked between cells and between training
+chunks) or killed keeps what it measured: results.rows, results.planned (cells),
+results.completed and results.stopped_by.
 Reuses env_throughput, update_throughput and flops; the parity checks are the tests' own.
 
 On the lent GPU machine (../shared/gpu/README.md) the agent tests need pytest carried as
@@ -43,7 +49,7 @@ import numpy as np
 
 from benchmarks import common, env_throughput, flops, update_throughput
 
-PARTS = ("correctness", "envs", "updates", "loop", "memory")
+PARTS = ("env", "correctness", "envs", "updates", "loop", "memory")
 DEFAULT_CAP_S = 540.0  # a part stops starting cells after this (one command may run 600 s)
 ENV_TASKS = ("Humanoid-v5", "Hopper-v5", "Ant-v5", "HalfCheetah-v5", "Walker2d-v5")
 ENV_BATCHES = (4096, 16384, 1024, 64, 1)
@@ -72,8 +78,9 @@ class Part:
     def time_left(self) -> float:
         return self.args.cap_s - (time.perf_counter() - self.start)
 
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
+    def add(self, row: dict, replace: bool = False) -> None:
+        """Append `row` (replace: it replaces the last row, a cell measured in steps)."""
+        self.rows[len(self.rows) - replace:] = [row]
         print(json.dumps(row, default=str), flush=True)
         self.write(completed=False, stopped_by=None)
 
@@ -81,7 +88,8 @@ class Part:
         record = self.run.finish({"rows": self.rows, "completed": completed,
                                   "stopped_by": stopped_by}, METHODS[self.args.part],
                                  self.args.note)
-        common.write_json(self.args.out, record)
+        common.write_json(self.args.out, record, part=self.args.into_part,
+                          container="gpu_once" if self.args.into_part else None)
         return record
 
     def cells(self, planned: list):
@@ -98,9 +106,43 @@ class Part:
 # Parts
 
 
+def env_part(part: Part, planned: list) -> None:
+    """The machine, and a smoke jitted matmul: a version break shows in seconds."""
+    for cell in part.cells(planned):
+        start = time.perf_counter()
+        if cell == "devices":
+            smi = None
+            try:
+                smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True,
+                                     timeout=30).stdout
+            except (OSError, subprocess.SubprocessError) as e:
+                smi = f"nvidia-smi: {e}"
+            part.add({"cell": cell, "devices": [str(d) for d in jax.devices()],
+                      "device_kind": jax.devices()[0].device_kind,
+                      "versions": common.versions(), "plugins": cuda_plugins(),
+                      "nvidia_smi": smi})
+        else:  # smoke: import the trainer, one jitted matmul
+            from ofe_jax.training import Trainer  # noqa: F401 - the import is the check
+
+            x = jax.numpy.ones((1024, 1024))
+            first = float(jax.jit(lambda a: (a @ a).sum())(x))
+            part.add({"cell": cell, "result": first, "expected": 1024.0 ** 3,
+                      "passed": first == 1024.0 ** 3, "seconds": time.perf_counter() - start})
+
+
+def cuda_plugins() -> dict:
+    """Versions of the installed jax CUDA plugin packages (jax-cuda12/13-plugin, -pjrt)."""
+    from importlib import metadata
+
+    return {d.metadata["Name"]: d.version for d in metadata.distributions()
+            if (d.metadata["Name"] or "").lower().startswith("jax-cuda")}
+
+
 def correctness(part: Part, planned: list) -> None:
     sys.path.insert(0, os.path.join(common.REPO_ROOT, "tests"))
-    import test_envs_parity_mjx as parity  # the tests' own checks and tolerances
+    import _parity_mjx as parity  # the tests' own rollouts and tolerances (needs no pytest)
+
+    from ofe_jax.envs.gymnasium import gymnasium_rollout
 
     for cell in part.cells(planned):
         if cell == "agent_tests":
@@ -110,7 +152,7 @@ def correctness(part: Part, planned: list) -> None:
         start = time.perf_counter()
         env, _ = parity.mjx_task(cell)
         actions = parity.random_actions(env, scale, parity.SCAN_STEPS)
-        ref = parity.gymnasium_rollout(cell, actions, seed=parity.SEED)
+        ref = gymnasium_rollout(cell, actions, seed=parity.SEED)
         obs0, (obs, reward, terminated) = parity.rollout(cell, ref, actions)
         errors = {"obs0": parity.rel_err(obs0, ref["obs0"]),
                   "obs": parity.rel_err(obs[:steps], ref["obs"][:steps]),
@@ -153,7 +195,7 @@ def updates_part(part: Part, planned: list) -> None:
         matmuls, dtype = PRECISIONS[precision]
         with jax.default_matmul_precision(matmuls):
             row = update_throughput.measure(algo, network, seeds, part.args.min_seconds, 1.0, 3,
-                                            compute_dtype=dtype)
+                                            fixed_k=part.args.fixed_k, compute_dtype=dtype)
         peak = flops.device_peak(device)
         if device.platform == "cpu":
             peak_flops = peak.get("flop_per_s")  # the float32 SIMD peak
@@ -173,6 +215,13 @@ def loop_part(part: Part, planned: list) -> None:
     from ofe_jax.config import paper
     from ofe_jax.training import Trainer
 
+    if part.args.chunks:
+        for i, (backend, seeds) in enumerate(part.cells(planned)):
+            deadline = time.perf_counter() + part.time_left() / (len(planned) - i)
+            first = len(part.rows)
+            loop_calls(part.args, backend, seeds, deadline,
+                       lambda row, first=first: part.add(row, replace=len(part.rows) > first))
+        return
     for i, (backend, seeds) in enumerate(part.cells(planned)):
         config = paper.get_config("Hopper-v5,sac,mlp")
         config.env.backend, config.seeds = backend, seeds
@@ -197,6 +246,107 @@ def loop_part(part: Part, planned: list) -> None:
                   "wall_s_incl_compile": wall, "env_steps_per_s_per_seed": steps / wall,
                   "env_steps_per_s_total": steps * seeds / wall, "eval_return_per_seed": returns})
         del carry, run, trainer
+
+
+LOOP_SPEC = "Hopper-v5,sac,mlp"
+
+
+def loop_calls(args, backend: str, seeds: int, deadline: float, report) -> None:
+    """`args.chunks` learning calls of the paper's Hopper SAC MLP config (1M env steps,
+    random_steps `args.random_steps`, call_seconds `args.call_seconds`), paced as the training
+    loop paces them, each timed (the random phase's compiled calls summed); the 1M-step time
+    projected from them, and the plan's projection of the same config. report(row) gets the
+    row so far after init and after every call that is not summed (complete: False), and at
+    the end, so a step killed by its timeout keeps what it measured."""
+    from ofe_jax.config import paper
+    from ofe_jax.training import Trainer
+
+    config = paper.get_config(LOOP_SPEC)
+    config.env.backend, config.seeds = backend, seeds
+    config.random_steps = args.random_steps
+    config.call_seconds = args.call_seconds or config.call_seconds
+    start = time.perf_counter()
+    trainer = Trainer(config)
+    carry = jax.block_until_ready(trainer.init(trainer.seed_keys()))
+    calls, learned = [], 0
+    collected = {"calls": 0, "iterations": 0, "seconds": 0.0}  # compiled collect calls
+    device = jax.devices()[0]
+    planned = planned_iteration_s(device.device_kind, trainer.env.backend, seeds)
+
+    def row(complete: bool) -> dict:
+        per_iteration = [c["seconds"] / c["iterations"] for c in calls
+                         if c["kind"] == "learn" and c["compile_s"] == 0.0 and c["iterations"]]
+        measured = float(np.median(per_iteration)) if per_iteration else None
+        collect = (collected["seconds"] / collected["iterations"]
+                   if collected["iterations"] else None)
+        iterations = config.total_steps // config.env.num_envs  # all at the learning cost
+        stats = device.memory_stats() or {}
+        return {"task": "Hopper-v5", "spec": LOOP_SPEC, "backend": trainer.env.backend,
+                "seeds": seeds, "random_steps": config.random_steps,
+                "call_seconds": config.call_seconds, "complete": complete, "calls": calls,
+                "collect_calls": collected, "compile_s": trainer.compile_s,
+                "wall_s": time.perf_counter() - start, "env_steps_reached": int(carry.step),
+                "episode_return_mean": float(np.nanmean(loop_summary(carry)["episode_return"])),
+                "learn_s_per_iteration": measured,
+                "projected_1m_s_from_calls": measured * iterations if measured else None,
+                "collect_s_per_iteration": collect,
+                "plan_learn_s_per_iteration": planned.get("learn"),
+                "plan_error": plan_error(planned.get("learn"), measured),
+                "plan_collect_s_per_iteration": planned.get("collect"),
+                "plan_collect_error": plan_error(planned.get("collect"), collect),
+                "peak_bytes_in_use": stats.get("peak_bytes_in_use"),
+                "bytes_limit": stats.get("bytes_limit")}
+
+    report(row(False))
+    while learned < args.chunks and int(carry.step) < config.total_steps \
+            and (learned == 0 or time.perf_counter() < deadline):
+        kind, length = trainer.next_call(carry)
+        compiled, tick = trainer.compile_s, time.perf_counter()
+        carry = jax.block_until_ready(trainer.call(carry, (kind, length)))
+        seconds, compile_s = time.perf_counter() - tick, trainer.compile_s - compiled
+        trainer.pacing.observe(kind, length, seconds - compile_s)  # as run_chunk paces
+        if kind == "collect" and compile_s == 0.0:  # the random phase: summed, not listed
+            collected = {"calls": collected["calls"] + 1,
+                         "iterations": collected["iterations"] + length,
+                         "seconds": collected["seconds"] + seconds}
+            continue
+        calls.append({"kind": kind, "iterations": length, "seconds": seconds,
+                      "compile_s": compile_s})
+        learned += kind == "learn" and compile_s == 0.0
+        report(row(False))
+    report(row(True))
+
+
+def loop_summary(carry) -> dict:
+    from ofe_jax.training import loop
+
+    return {k: np.asarray(v) for k, v in loop.summary(carry.log).items()}
+
+
+def planned_iteration_s(device_kind: str, backend: str, seeds: int) -> dict:
+    """The plan's seconds per iteration of LOOP_SPEC's collect and learn programs on this
+    device (benchmarks/results/plan_<h100|h200>.json, the mjx backend, the same seeds): each
+    program's projected seconds over its iterations in the planned run; {} where it has none."""
+    device = next((d for d in ("h100", "h200") if d in device_kind.lower()), None)
+    path = os.path.join(common.REPO_ROOT, "benchmarks", "results", f"plan_{device}.json")
+    if device is None or backend != "mjx" or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        rows = json.load(f)["results"]["rows"]
+    row = next((r for r in rows if r["spec"] == LOOP_SPEC and r["seeds"] == seeds), None)
+    if row is None:
+        return {}
+    from ofe_jax.config import paper
+
+    c = paper.get_config(LOOP_SPEC)  # the config the plan planned
+    iterations = {"collect": c.random_steps // c.env.num_envs,
+                  "learn": (c.total_steps - c.random_steps) // c.env.num_envs}
+    return {k: row["projected_s_by_program"][k] / n for k, n in iterations.items()}
+
+
+def plan_error(planned: float | None, measured: float | None) -> float | None:
+    """(plan - measured) / measured, None where either is missing."""
+    return (planned - measured) / measured if planned and measured else None
 
 
 def memory_cell(seeds: int, obs_dtype: str, capacity: int, log_every: int) -> dict:
@@ -253,7 +403,9 @@ def memory_subprocess(part: Part, seeds: int, obs_dtype: str) -> dict:
 
 
 METHODS = {
-    "correctness": "tests/test_envs_parity_mjx.py's rollouts and tolerances (float32 on the "
+    "env": "jax.devices(), nvidia-smi, versions; smoke: a jitted 1024x1024 matmul's sum "
+           "against 1024^3 after importing the Trainer",
+    "correctness": "tests/_parity_mjx.py's rollouts and tolerances (float32 on the "
                    "device) against gymnasium.make on C MuJoCo; agent tests under pytest",
     "envs": env_throughput.METHOD + " mjx backend only.",
     "updates": update_throughput.METHOD + " Precision: float32 = "
@@ -261,17 +413,28 @@ METHODS = {
                "agent.compute_dtype bfloat16. Peak: vendor dense peak of that precision "
                "(bf16 = 2 x TF32 dense on Hopper).",
     "loop": "Trainer(paper Hopper-v5,sac,mlp) run_chunk until total_steps or the part's time "
-            "share; wall time includes Trainer build, init and compile; eval_return at the end",
+            "share; wall time includes Trainer build, init and compile; eval_return at the end. "
+            "With --chunks N: Trainer.call one call at a time (blocked until ready) until N "
+            "learning calls that compiled nothing (or the time share); learn_s_per_iteration = "
+            "their median seconds / iterations; projected_1m_s_from_calls = that x total_steps "
+            "/ num_envs (every iteration at the learning cost: an upper bound); "
+            "collect_s_per_iteration = the random phase's compiled calls' seconds / iterations; "
+            "plan_learn_s_per_iteration (plan_collect_...) = the plan's projected learn (collect) "
+            "seconds / that program's iterations in the planned run (plan_<device>.json, same "
+            "spec and seeds, mjx); plan_error (plan_collect_error) = (plan - measured) / "
+            "measured; memory: device memory_stats()",
     "memory": "one subprocess per cell (XLA_PYTHON_CLIENT_PREALLOCATE=false): Trainer(paper "
               "Humanoid-v5,sac,ojk21), init + one chunk, device memory_stats peak_bytes_in_use",
 }
 
 
 def planned_cells(args) -> list:
+    if args.part == "env":
+        return ["devices", "smoke"]
     if args.part == "correctness":
         from ofe_jax import envs
 
-        return [*(args.tasks or envs.NAMES), "agent_tests"]
+        return [*(args.tasks or envs.NAMES), *([] if args.no_agent_tests else ["agent_tests"])]
     if args.part == "envs":
         return [(t, b) for t in (args.tasks or ENV_TASKS) for b in (args.batches or ENV_BATCHES)]
     if args.part == "updates":
@@ -279,8 +442,8 @@ def planned_cells(args) -> list:
                 for s in (args.seeds or UPDATE_SEEDS) for p in (args.precisions or PRECISIONS)
                 for a in (args.algos or update_throughput.ALGOS)]
     if args.part == "loop":
-        return [r for r in LOOP_RUNS if (not args.seeds or r[1] in args.seeds)
-                and (not args.backends or r[0] in args.backends)]
+        return [(b, s) for b in (args.backends or dict.fromkeys(b for b, _ in LOOP_RUNS))
+                for s in (args.seeds or dict.fromkeys(s for _, s in LOOP_RUNS))]
     return [(s, d) for s in (args.seeds or MEMORY_SEEDS) for d in ("bfloat16", "float32")]
 
 
@@ -303,6 +466,16 @@ def main(argv: list[str] | None = None) -> dict | None:
                         help="memory: env steps per chunk (default: the config's)")
     parser.add_argument("--backends", nargs="*", choices=("mjx", "mujoco"), help="loop")
     parser.add_argument("--memory-cell", help=argparse.SUPPRESS)
+    parser.add_argument("--into-part", help="write the record as this part of --out (a "
+                        "multi-part gpu_once JSON), keeping its other parts")
+    parser.add_argument("--fixed-k", type=int, help="updates: K updates per call in every "
+                        "cell (no recompiles; default: chosen from a guess of the FLOP/s)")
+    parser.add_argument("--no-agent-tests", action="store_true", help="correctness: parity only")
+    parser.add_argument("--chunks", type=int, default=0, help="loop: this many learning calls "
+                        "only, each timed (default 0: run to --total-steps)")
+    parser.add_argument("--random-steps", type=int, default=1000, help="loop with --chunks")
+    parser.add_argument("--call-seconds", type=float, default=0.0, help="loop with --chunks: "
+                        "the config's call_seconds (default: the config's)")
     args = parser.parse_args(argv)
     if args.memory_cell:  # a subprocess of the memory part
         seeds, dtype, capacity, log_every = args.memory_cell.split(",")
@@ -313,7 +486,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         parser.error("--part is required")
     planned = planned_cells(args)
     part = Part(args, argv, [list(c) if isinstance(c, tuple) else c for c in planned])
-    {"correctness": lambda: correctness(part, planned), "envs": lambda: envs_part(part, planned),
+    {"env": lambda: env_part(part, planned),
+     "correctness": lambda: correctness(part, planned), "envs": lambda: envs_part(part, planned),
      "updates": lambda: updates_part(part, planned), "loop": lambda: loop_part(part, planned),
      "memory": lambda: memory_part(part, planned)}[args.part]()
     record = part.write(completed=part.stopped is None, stopped_by=part.stopped)

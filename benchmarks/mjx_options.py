@@ -10,7 +10,7 @@ Parts (each is parts[<part>] of the --out file, rewritten after every cell; --re
 cells already there and runs the others; two parts running at once need two files):
   cpu      per task x setting (SETTINGS): (a) parity: the mjx rollout from Gymnasium's reset
            state against gymnasium.make(task) under the same random actions: the rollout,
-           actions (scale of the action range) and steps of tests/test_envs_parity_mjx.py;
+           actions (scale of the action range) and steps of tests/_parity_mjx.py;
            max |obs error|, its value at some steps, and the tests' relative error
            |ours - ref| / (1 + |ref|) of obs and reward against the tests' tolerances;
            (b) CPU env steps/s of VecEnv.step (clip + auto-reset + stats) in a jitted scan over
@@ -41,6 +41,7 @@ import numpy as np
 
 from benchmarks import common
 from ofe_jax import envs
+from ofe_jax.envs import gymnasium
 
 PARTS = ("cpu", "h100", "threads")
 TASKS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")
@@ -66,7 +67,7 @@ THREAD_TASKS = ("Hopper-v5", "Humanoid-v5")
 THREAD_COUNTS = (1, 2, 4)
 THREAD_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 METHOD = {
-    "cpu": "parity: tests/test_envs_parity_mjx.py's make_task/rollout (float32 MJX from "
+    "cpu": "parity: tests/_parity_mjx.py's make_task/rollout (float32 MJX from "
            "Gymnasium's reset state, same actions, seed SEED, the tests' action scale and steps; "
            "compiled with the tests' options) against gymnasium.make; obs_abs = max |obs - ref| "
            "over the steps, obs_rel / reward_rel = max |ours - ref| / (1 + |ref|) (the tests' "
@@ -123,7 +124,7 @@ def random_actions(venv: envs.VecEnv, length: int, seed: int = 0) -> np.ndarray:
 
 def _parity_module():
     sys.path.insert(0, os.path.join(common.REPO_ROOT, "tests"))
-    import test_envs_parity_mjx as parity  # the tests' rollout, actions, steps and tolerances
+    import _parity_mjx as parity  # the tests' rollout, actions, steps and tolerances
 
     return parity
 
@@ -192,7 +193,7 @@ def cpu_part(args, out: "Output") -> None:
                 scale = parity.PARAMS[name][0]
                 actions = parity.random_actions(envs.make(name, backend="mujoco"), scale,
                                                 parity.SCAN_STEPS)
-                refs[name] = actions, parity.gymnasium_rollout(name, actions, seed=parity.SEED)
+                refs[name] = actions, gymnasium.gymnasium_rollout(name, actions, seed=parity.SEED)
             actions, ref = refs[name]
             row["parity"] = parity_cell(parity, name, options, ref, actions)
         else:
