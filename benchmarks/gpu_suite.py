@@ -304,6 +304,7 @@ def loop_calls(args, backend: str, seeds: int, deadline: float, report) -> None:
         compiled, tick = trainer.compile_s, time.perf_counter()
         carry = jax.block_until_ready(trainer.call(carry, (kind, length)))
         seconds, compile_s = time.perf_counter() - tick, trainer.compile_s - compiled
+        kind, length = trainer.last_call  # the length the pacing chose
         trainer.pacing.observe(kind, length, seconds - compile_s)  # as run_chunk paces
         if kind == "collect" and compile_s == 0.0:  # the random phase: summed, not listed
             collected = {"calls": collected["calls"] + 1,

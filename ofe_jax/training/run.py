@@ -119,7 +119,7 @@ def _chunks(trainer: Trainer, carry, start: int, checkpoints: Checkpointer,
         kind, length = trainer.next_call(carry)
         compiled_before, call_tick = trainer.compile_s, time.perf_counter()
         carry = _wait(lambda: jax.block_until_ready(trainer.call(carry, (kind, length))))
-        trainer.pacing.observe(kind, length, time.perf_counter() - call_tick
+        trainer.pacing.observe(*trainer.last_call, time.perf_counter() - call_tick
                                - (trainer.compile_s - compiled_before))
         signum = multihost.any_signal(stop.signum)
         previous, step = step, int(carry.step)

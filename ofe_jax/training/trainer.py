@@ -52,6 +52,7 @@ class Trainer:
         self.pacing = schedule.Pacing(self.plan, config.call_seconds, agree=multihost.agree_min)
         self._executables: dict = {}  # (kind, length) -> compiled program
         self.compile_s = 0.0  # time spent compiling chunk programs in this process
+        self.last_call: tuple[str, int] | None = None  # (kind, length) of the latest call
 
     def _sharded(self, fn, in_specs, out_specs):
         return fn if self.mesh is None else mesh.shard(self.mesh, fn, in_specs, out_specs)
@@ -68,12 +69,17 @@ class Trainer:
         return jax.jit(self._sharded(fn, (self.specs,), self.specs), donate_argnums=0)
 
     def _executable(self, kind: str, carry, length: int):
+        """The compiled program (kind, length), or that of the shorter length the pacing picks
+        the first time it sees `kind`. compile_s counts all of it, the trace at the discarded
+        length too (tens of seconds for an MJX program on a CPU): the pacing would otherwise
+        read that time as a slow call and shorten every later call."""
         key = (kind, length)
         if key not in self._executables:
             tick = time.perf_counter()
             traced = self.program(kind, length).trace(carry)
             chosen = self.pacing.choose(kind, length, traced, self)
             if chosen != length:  # the estimate says a shorter call: trace that one instead
+                self.compile_s += time.perf_counter() - tick
                 return self._executable(kind, carry, chosen)
             self._executables[key] = traced.lower().compile()
             self.compile_s += time.perf_counter() - tick
@@ -90,6 +96,7 @@ class Trainer:
         executable = self._executable(kind, carry, length)
         if self.pacing.length.get(kind, length) != length:  # chosen shorter while compiling
             return self.call(carry)
+        self.last_call = kind, length  # what ran: the pacing observes this length
         return executable(carry)
 
     def run_chunk(self, carry) -> tuple[Carry, dict]:
@@ -101,7 +108,7 @@ class Trainer:
             tick = time.perf_counter()
             compiled_before = self.compile_s
             carry = jax.block_until_ready(self.call(carry, (kind, length)))
-            self.pacing.observe(kind, length, time.perf_counter() - tick
+            self.pacing.observe(*self.last_call, time.perf_counter() - tick
                                 - (self.compile_s - compiled_before))
         return carry, loop.summary(carry.log)
 
