@@ -120,3 +120,24 @@ def test_a_block_of_an_unknown_table_is_an_error(tmp_path):
         "<!-- end: no-such-table -->\n")
     with pytest.raises(ValueError, match="no-such-table"):
         tables.render(str(tmp_path), os.path.join(REPO, tables.RESULTS))
+
+
+def test_td3_cells_are_set_beside_their_sac_cells():
+    """The plan table's TD3/SAC ratios, by hand: 1.1 GB / 1.0 GB, 90 / 100 kernels, 2.7 h / 3 h;
+    a TD3 cell without its SAC cell (or not compiled) has no row."""
+    from benchmarks.tables.gpu import _td3_against_sac
+
+    def cell(mem_gb, kernels, hours, fit=None, compiled=True):
+        return {"compiled": compiled, "peak_memory_bytes": mem_gb * 1e9, "fit_seeds": fit,
+                "kernels_per_iteration": kernels, "projected_hours": hours}
+
+    planned = {"h100": {"Hopper-v5,sac,mlp": cell(1.0, 100, 3.0, {"seeds": 50}),
+                        "Hopper-v5,td3,mlp": cell(1.1, 90, 2.7, {"seeds": 45}),
+                        "Ant-v5,td3,mlp": cell(2.0, 100, 5.0),
+                        "Walker2d-v5,sac,mlp": cell(1.0, 100, 3.0),
+                        "Walker2d-v5,td3,mlp": cell(1.0, 100, 3.0, compiled=False)}}
+    text = _td3_against_sac(planned)
+    assert "memory 1.100 to 1.100; kernels 0.900 to 0.900; hours 0.900 to 0.900" in text
+    assert "| `Hopper-v5,td3,mlp` | H100 | 1.100 | 45 / 50 | 0.900 | 0.900 |" in text
+    assert "Ant-v5" not in text and "Walker2d-v5" not in text
+    assert _td3_against_sac({"h100": {"Hopper-v5,sac,mlp": cell(1.0, 100, 3.0)}}) == ""

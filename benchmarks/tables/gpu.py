@@ -162,4 +162,35 @@ def plan_table(res: Results) -> str:
         text += "\n\nNot planned yet (the table's run stopped before them; `--resume` goes on): " \
             + "; ".join(f"{' and '.join(d)}: {', '.join(cells)}" for d, cells in devices.items()) \
             + "."
+    comparison = _td3_against_sac(by_device)
+    if comparison:
+        text += "\n\n" + comparison
     return text + "\n\n" + " ".join(source(name, r, command=True) for name, r in records.items())
+
+
+def _td3_against_sac(by_device: dict[str, dict[str, dict]]) -> str:
+    """Each planned TD3 cell as a ratio to the SAC cell of the same task, variant and device
+    (TD3 / SAC: 1.02 = 2% more), and the range over them: where the algorithm changes the plan."""
+    rows, ratios = [], {"memory": [], "kernels": [], "hours": []}
+    for device, planned in by_device.items():
+        for spec, row in planned.items():
+            task, algorithm, variant = spec.split(",")[:3]
+            sac = planned.get(f"{task},sac,{variant}")
+            if algorithm != "td3" or sac is None or not (row["compiled"] and sac["compiled"]):
+                continue
+            mem = row["peak_memory_bytes"] / sac["peak_memory_bytes"]
+            ker = row["kernels_per_iteration"] / sac["kernels_per_iteration"]
+            hrs = row["projected_hours"] / sac["projected_hours"]
+            for key, value in zip(ratios, (mem, ker, hrs)):
+                ratios[key].append(value)
+            rows.append([f"`{spec}`", device.upper(), f"{mem:.3f}",
+                         f"{_fit(row)} / {_fit(sac)}", f"{ker:.3f}",
+                         f"{hrs:.3f}"])
+    if not rows:
+        return ""
+    span = "; ".join(f"{key} {min(v):.3f} to {max(v):.3f}" for key, v in ratios.items())
+    return ("TD3 against SAC, each planned TD3 cell over the SAC cell of the same task, variant "
+            f"and device (TD3 / SAC; {span}):\n\n"
+            + md_table(["TD3 cell", "device", "peak memory, TD3 / SAC", "largest seeds, TD3 / SAC",
+                        "kernels / iteration, TD3 / SAC", "projected hours, TD3 / SAC"],
+                       rows, {2, 3, 4, 5}))
