@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -93,6 +94,35 @@ SLOW = ["--config=configs/quickstart.py", "--config.agent.network.units=1024",
         "--config.eval_episodes=2", "--config.replay.capacity=5000"]
 
 
+class StderrReader:
+    """A process's stderr read as it comes (its stdout drained), to act on a line it prints."""
+
+    def __init__(self, process):
+        self.lines, self._found, self._wanted = [], threading.Event(), None
+        self._threads = [threading.Thread(target=self._read, args=(process.stderr,), daemon=True),
+                         threading.Thread(target=process.stdout.read, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line)
+            if self._wanted and self._wanted in line:
+                self._found.set()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        self._wanted = text
+        if any(text in line for line in self.lines):
+            return True
+        return self._found.wait(timeout)
+
+    def text(self) -> str:
+        """Everything printed so far; after the process ended, everything."""
+        for thread in self._threads:
+            thread.join(timeout=10)
+        return "".join(self.lines)
+
+
 def wait_for_start(workdir, process, seconds: float) -> None:
     """`seconds` after the run set up its workdir (it is then compiling or learning)."""
     config, deadline = os.path.join(workdir, "config.json"), time.time() + 120
@@ -120,14 +150,21 @@ def test_slow_calls_stop_within_a_minute_and_a_second_signal_at_once(tmp_path):
     assert f"interrupted: checkpoint saved at step {step} (SIGTERM)" in stderr
     before = digest(os.path.join(workdir, "checkpoints", str(step)))
 
+    # Resumed, both signals while the first is still being handled: once the run says it
+    # resumed, it traces and compiles its learning program (seconds) before the call that the
+    # first signal waits for, and then saves. (Sent a fixed time after the start instead, the
+    # first signal could land at the end of a short call and the save finish before the
+    # second: seen once on a loaded CPU.) 0.5 s apart: two before the handler runs are one.
     process = start_main(workdir, *SLOW)
-    wait_for_start(workdir, process, 30)
+    stderr = StderrReader(process)
+    assert stderr.wait_for("resumed from the checkpoint", timeout=240), stderr.text()
     process.send_signal(signal.SIGTERM)
-    time.sleep(1)
+    time.sleep(0.5)
     sent = time.time()
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
+    process.wait(timeout=120)
     assert time.time() - sent < 5, f"{time.time() - sent:.1f} s"
+    stderr = stderr.text()
     assert process.returncode == 143, stderr[-2000:]
     again = [line for line in stderr.splitlines() if line.startswith("interrupted again")]
     assert again == [f"interrupted again (SIGTERM): stopped at once; the last complete "
